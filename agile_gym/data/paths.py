@@ -1,0 +1,27 @@
+"""Where data and caches live: explicit argument first, then environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_DIR_ENV = "AGILE_DATA_DIR"
+CACHE_DIR_ENV = "AGILE_CACHE_DIR"
+
+
+def task_data_dir(task: str, data_dir: str | os.PathLike | None) -> Path | None:
+    """`data_dir` if given, else `$AGILE_DATA_DIR/<task>` when that variable is set, else None (built-in data)."""
+    if data_dir is not None:
+        return Path(data_dir)
+    root = os.environ.get(DATA_DIR_ENV)
+    return Path(root) / task if root else None
+
+
+def cache_dir() -> Path:
+    """Directory for derived files (product databases, built-in data): `$AGILE_CACHE_DIR` or ~/.cache/agile."""
+    root = os.environ.get(CACHE_DIR_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "agile"
+    )
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

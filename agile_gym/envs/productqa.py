@@ -1,0 +1,217 @@
+"""ProductQA: AGILE's customer-service task over real Amazon product categories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agile_gym.actions import ANSWER, PREDICT_ANSWER, SEARCH_PRODUCT, SEEK_ADVICE, SHORT_ANSWER, SQL, PredictAnswer, SearchProduct
+from agile_gym.core import AgileEnv, Outcome, SessionItem
+from agile_gym.data.builtin import builtin_productqa_root
+from agile_gym.data.paths import task_data_dir
+from agile_gym.data.productqa import list_categories, load_category
+from agile_gym.data.types import SEARCH, Category
+from agile_gym.grading import answers_match, named_products, search_correct
+from agile_gym.memory.store import Retrieved
+from agile_gym.tools.product_db import build_product_db, feature_columns
+from agile_gym.tools.sql import SQLTool
+
+_MAX_CHOICES_SHOWN = 12
+
+
+class ProductQAEnv(AgileEnv):
+    """AGILE's ProductQA customer-service session as a Gymnasium text environment.
+
+    ## Description
+    An episode is a session: every question of one product category (or of every category of a split, one
+    after another) in file order, or shuffled from the reset seed. Memory persists through the session: a
+    history of question-answer pairs per product and a knowledge list per category. Before each question
+    the executor retrieves the most relevant history (of that product only) and knowledge and shows them
+    with the product's metadata and the category's database schema.
+
+    ## Action Space
+    `FreeText`: any string. The first action tag decides; text before it is the agent's reasoning.
+    - `[PredictAnswer]` then `[Answer]: <text>`, optionally `[Short Answer]: <text>`; the short answer is
+      graded when present. fact_qa / reasoning_qa: case- and whitespace-insensitive equality with the gold
+      short answer. search_qa: the products named (by asin or full title) must be non-empty and all gold;
+      when no product satisfies the request, naming none (e.g. `none`) is correct.
+    - `[SearchProduct]` then `[SQL]: SELECT product_id FROM <category> WHERE ...`: runs the query on the
+      category's SQLite table (read-only, one SELECT, `sql_timeout_s` limit, `max_sql_rows` rows); the
+      products it returns are the answer, graded as a search answer (`info["result"]["search_results"]`).
+    - `[SeekAdvice]`: the expert gives the gold long answer (and the gold products for searches).
+    - After advice (or after every question with `reflect_every_question=True`) the next observation asks
+      for a reflection: `[Reflection]: <general knowledge>` stores knowledge; `[NoInformation]` stores none.
+    Anything else (no tag, empty argument, a tag not available now) is an invalid action.
+
+    ## Observation Space
+    `FreeText`: the prompt an LLM sees, led by the result of the previous action. Structured facts are in
+    `info`: `phase` ("answer" | "reflect"), `question` (`id`, `type`, `asin`, `scope`, `index`,
+    `session_length`, `text`, `product` metadata; None once the session is over), `result` (after a step: `action`, `correct`,
+    `advised`, `invalid_action`, `search_results`, `reward`, `feedback`), `expected_format`,
+    `available_actions`, `memory` (the retrieved history and knowledge with scores) and `metrics` (running
+    `accuracy`, `advice_rate`, `total_score`, `invalid_action_rate`, `questions`, and `per_type`).
+
+    ## Rewards
+    Per question: 1 correct, 0 wrong or invalid, `1 - advice_cost` when advice was sought (it counts as
+    correct). Reflection steps give 0. Total score = mean reward per question
+    = accuracy - advice_cost * advice rate.
+
+    ## Starting State
+    Memory empty (history and knowledge), first question of the session.
+
+    ## Episode End
+    Terminates after the last question (and its reflection); truncates after `max_questions` questions.
+
+    ## Arguments
+    - `data_dir`: the folder holding `{train,test}/<category>/{qa.jsonl,schema.json,metadata.json}`;
+      default `$AGILE_DATA_DIR/productqa`, else the built-in categories this package generates.
+    - `split`: "train" or "test". `category`: a name, a list of names, or None for every category.
+    - `advice_cost` (0.3, the paper's value), `shuffle` (False), `max_questions` (None).
+    - Ablation switches `memory`, `reflection`, `advice`, `tools` (all True); `reflect_every_question`.
+    - `retriever`: "bm25" (default), "bm25s", "dense" or a callable; `history_k` / `knowledge_k` (3, 3).
+    - `sql_timeout_s` (1.0), `max_sql_rows` (50), `db_dir` (database cache, default `$AGILE_CACHE_DIR`).
+    - `render_mode`: "ansi" gives the session transcript.
+
+    ## Expert hook
+    `env.unwrapped.expert()` returns the gold answer action, advice and reflection for the open question.
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    has_tools = True
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        split: str = "test",
+        category: str | list[str] | None = None,
+        advice_cost: float = 0.3,
+        *,
+        sql_timeout_s: float = 1.0,
+        max_sql_rows: int = 50,
+        db_dir: str | Path | None = None,
+        **executor_kwargs: Any,
+    ) -> None:
+        root = task_data_dir("productqa", data_dir) or builtin_productqa_root()
+        names = list_categories(root, split) if category is None else [category] if isinstance(category, str) else list(category)
+        self.categories: dict[str, Category] = {name: load_category(root, split, name) for name in names}
+        self._sql = {
+            name: SQLTool(build_product_db(cat, db_dir), name, timeout_s=sql_timeout_s, max_rows=max_sql_rows)
+            for name, cat in self.categories.items()
+        }
+        self._titles = {
+            name: {str(meta.get("title", "")).casefold(): asin for asin, meta in cat.products.items() if meta.get("title")}
+            for name, cat in self.categories.items()
+        }
+        self._schema_text = {name: _schema_text(cat) for name, cat in self.categories.items()}
+        items = [SessionItem(q, name) for name, cat in self.categories.items() for q in cat.questions]
+        super().__init__(items, advice_cost=advice_cost, **executor_kwargs)
+
+    def _history_key(self, item: SessionItem) -> str:
+        return f"{item.scope}/{item.question.asin}"
+
+    def _question_info(self, item: SessionItem) -> dict[str, Any]:
+        return {"product": dict(self.categories[item.scope].products[item.question.asin])}
+
+    def _prompt(self, item: SessionItem, retrieved: Retrieved) -> str:
+        category = self.categories[item.scope]
+        product = category.products[item.question.asin]
+        lines = [
+            f"You are a customer-service agent of an online shop, category {item.scope}.",
+            f"Reply with {self.expected_format()}.",
+        ]
+        if self.use_tools:
+            lines.append(f"Table {item.scope}: {self._schema_text[item.scope]}")
+        lines.append(f"Product {item.question.asin}: {product.get('title', '')}")
+        lines += [f"- {key}: {value}" for key, value in product.items() if key != "title"]
+        if retrieved.history:
+            lines.append("History of this product:")
+            lines += [f"Q: {entry.question}\nA: {entry.answer}" for entry, _ in retrieved.history]
+        if retrieved.knowledge:
+            lines.append("Knowledge:")
+            lines += [f"- {text}" for text, _ in retrieved.knowledge]
+        lines.append(f"Question: {item.question.question}")
+        return "\n".join(lines)
+
+    def _grade(self, item: SessionItem, action: PredictAnswer) -> Outcome:
+        question = item.question
+        text = action.graded_text
+        memory_answer = action.answer if action.short_answer is None else f"{action.answer} ({action.short_answer})"
+        if question.type == SEARCH:
+            named = named_products(text, self.categories[item.scope].products, self._titles[item.scope])
+            return Outcome(
+                "PredictAnswer", correct=search_correct(named, question.gold_products),
+                feedback="Your answer was submitted.", search_results=tuple(named), memory_answer=memory_answer,
+            )
+        return Outcome(
+            "PredictAnswer", correct=answers_match(text, question.gold_short),
+            feedback="Your answer was submitted.", memory_answer=memory_answer,
+        )
+
+    def _run_tool(self, item: SessionItem, action: SearchProduct) -> Outcome:
+        result = self._sql[item.scope].run(action.sql)
+        if not result.ok:
+            return Outcome("SearchProduct", feedback=f"SQL error: {result.error}. No product was submitted.")
+        category = self.categories[item.scope]
+        found, unrecognized = [], 0
+        for row in result.rows:
+            value = str(row[0]) if row else ""
+            asin = value if value in category.products else self._titles[item.scope].get(value.casefold())
+            if asin is None:
+                unrecognized += 1
+            elif asin not in found:
+                found.append(asin)
+        if unrecognized:
+            feedback = (f"SQL returned {len(result.rows)} row(s) whose first column is not a product_id; "
+                        "select product_id to submit products.")
+            return Outcome("SearchProduct", feedback=feedback, memory_answer=None)
+        shown = ", ".join(f"{a} ({category.title_of(a)})" for a in found[:10])
+        more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+        capped = f" (capped at {len(result.rows)} rows)" if result.truncated else ""
+        feedback = f"SQL returned {len(found)} product(s){capped}: {shown}{more}" if found else "SQL returned no product."
+        return Outcome(
+            "SearchProduct", correct=search_correct(found, item.question.gold_products), feedback=feedback,
+            search_results=tuple(found), memory_answer=", ".join(found) or "none",
+        )
+
+    def _gold_action(self, item: SessionItem) -> str:
+        question = item.question
+        if question.type == SEARCH:
+            short = ", ".join(question.gold_products) or "none"
+            return f"{PREDICT_ANSWER}\n{ANSWER} {question.gold_long}\n{SHORT_ANSWER} {short}"
+        return f"{PREDICT_ANSWER}\n{ANSWER} {question.gold_long}\n{SHORT_ANSWER} {question.gold_short}"
+
+    def _advice_text(self, item: SessionItem) -> str:
+        question = item.question
+        if question.type != SEARCH:
+            return question.gold_long
+        category = self.categories[item.scope]
+        products = "; ".join(f"{a} ({category.title_of(a)})" for a in question.gold_products) or "none"
+        return f"{question.gold_long}\nProducts that satisfy the request: {products}"
+
+    def _action_examples(self) -> dict[str, str]:
+        table = next(iter(self.categories))
+        return {
+            PREDICT_ANSWER: f"{PREDICT_ANSWER}\n{ANSWER} Yes, it is.\n{SHORT_ANSWER} yes",
+            SEARCH_PRODUCT: f"{SEARCH_PRODUCT}\n{SQL} SELECT product_id FROM {table} WHERE price < 20",
+            SEEK_ADVICE: SEEK_ADVICE,
+        }
+
+    def close(self) -> None:
+        for tool in self._sql.values():
+            tool.close()
+        super().close()
+
+
+def _schema_text(category: Category) -> str:
+    parts = ["product_id (asin)", "title"]
+    for name, _ in feature_columns(dict(category.schema)):
+        spec = category.schema[name]
+        if spec.get("type") == "cloze":
+            parts.append(f"{name} (number{', ' + spec['unit'] if spec.get('unit') else ''})")
+        else:
+            values = sorted({str(p.get(name)) for p in category.products.values() if p.get(name) is not None})
+            shown = ", ".join(values[:_MAX_CHOICES_SHOWN]) + (", ..." if len(values) > _MAX_CHOICES_SHOWN else "")
+            parts.append(f"{name} (one of: {shown})")
+    return "; ".join(parts)

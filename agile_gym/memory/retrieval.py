@@ -1,0 +1,219 @@
+"""Ranked search over memory entries, behind one small protocol so that retrievers can be swapped.
+
+- `bm25` (default): an incremental BM25 index written for a memory that grows by one entry per step:
+  adding is O(tokens), a query touches only the postings of its terms (numpy), and truncating back to a
+  checkpoint is O(entries removed), which makes `reset()` cheap even over a large preloaded memory.
+- `bm25s`: the bm25s library's index; it is static, so it is rebuilt before a search whenever entries
+  changed. Kept as the reference implementation and benchmarked against `bm25` in benchmarks/env_speed.py.
+- `dense`: sentence-transformers embeddings with cosine similarity (all-MiniLM-L6-v2 by default, as the
+  paper); needs the `dense` extra and a locally available model.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from typing import Callable, Protocol
+
+import numpy as np
+from bm25s.stopwords import STOPWORDS_EN
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset(STOPWORDS_EN)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens without English stopwords."""
+    return [t for t in _WORD.findall(text.lower()) if t not in _STOPWORDS]
+
+
+class Retriever(Protocol):
+    """Ranked search over texts added in order; entry ids are their 0-based positions."""
+
+    def add(self, text: str) -> None: ...
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Up to `k` (entry id, score) pairs, best first; entries sharing nothing with the query are left out."""
+        ...
+
+    def truncate(self, size: int) -> None:
+        """Forget every entry from position `size` on."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class _Postings:
+    """Growable parallel arrays of (entry id, term frequency) for one term."""
+
+    __slots__ = ("ids", "tfs", "size")
+
+    def __init__(self) -> None:
+        self.ids = np.empty(4, dtype=np.int64)
+        self.tfs = np.empty(4, dtype=np.float64)
+        self.size = 0
+
+    def append(self, entry: int, tf: int) -> None:
+        if self.size == len(self.ids):
+            self.ids = np.resize(self.ids, 2 * self.size)
+            self.tfs = np.resize(self.tfs, 2 * self.size)
+        self.ids[self.size] = entry
+        self.tfs[self.size] = tf
+        self.size += 1
+
+
+class BM25Retriever:
+    """Okapi BM25 (k1=1.5, b=0.75, Lucene's idf) over an append-only corpus."""
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self._postings: dict[str, _Postings] = {}
+        self._terms_of: list[tuple[str, ...]] = []
+        self._lengths = np.empty(16, dtype=np.float64)
+        self._total_length = 0.0
+
+    def __len__(self) -> int:
+        return len(self._terms_of)
+
+    def add(self, text: str) -> None:
+        tokens = tokenize(text)
+        entry = len(self._terms_of)
+        counts: dict[str, int] = {}
+        for token in tokens:
+            counts[token] = counts.get(token, 0) + 1
+        for term, tf in counts.items():
+            postings = self._postings.get(term)
+            if postings is None:
+                postings = self._postings[term] = _Postings()
+            postings.append(entry, tf)
+        if entry == len(self._lengths):
+            self._lengths = np.resize(self._lengths, 2 * entry)
+        self._lengths[entry] = len(tokens)
+        self._total_length += len(tokens)
+        self._terms_of.append(tuple(counts))
+
+    def truncate(self, size: int) -> None:
+        while len(self._terms_of) > size:
+            entry = len(self._terms_of) - 1
+            for term in self._terms_of.pop():
+                postings = self._postings[term]
+                postings.size -= 1
+                if postings.size == 0:
+                    del self._postings[term]
+            self._total_length -= self._lengths[entry]
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        n = len(self._terms_of)
+        if n == 0 or k <= 0:
+            return []
+        average_length = max(self._total_length / n, 1e-9)
+        ids_list, scores_list = [], []
+        for term in set(tokenize(query)):
+            postings = self._postings.get(term)
+            if postings is None:
+                continue
+            ids, tfs = postings.ids[: postings.size], postings.tfs[: postings.size]
+            df = postings.size
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            norm = self.k1 * (1.0 - self.b + self.b * self._lengths[ids] / average_length)
+            ids_list.append(ids)
+            scores_list.append(idf * tfs * (self.k1 + 1.0) / (tfs + norm))
+        if not ids_list:
+            return []
+        ids = np.concatenate(ids_list)
+        candidates, inverse = np.unique(ids, return_inverse=True)
+        scores = np.bincount(inverse, weights=np.concatenate(scores_list), minlength=len(candidates))
+        return _top_k(candidates, scores, k)
+
+
+def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    if len(scores) > k:
+        keep = np.argpartition(-scores, k - 1)[:k]
+        ids, scores = ids[keep], scores[keep]
+    # Ties break towards the older entry so that rankings are deterministic.
+    order = np.lexsort((ids, -scores))
+    return [(int(ids[i]), float(scores[i])) for i in order if scores[i] > 0]
+
+
+class BM25sRetriever:
+    """The bm25s library's BM25 (same k1, b and idf), rebuilt lazily after the corpus changes."""
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self._texts: list[str] = []
+        self._index = None
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def add(self, text: str) -> None:
+        self._texts.append(text)
+        self._index = None
+
+    def truncate(self, size: int) -> None:
+        if size < len(self._texts):
+            del self._texts[size:]
+            self._index = None
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        import bm25s
+
+        query_tokens = tokenize(query)
+        if not self._texts or k <= 0 or not query_tokens:
+            return []
+        if self._index is None:
+            corpus = [tokenize(t) or ["\u2205"] for t in self._texts]
+            self._index = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+            self._index.index(corpus, show_progress=False)
+        ids, scores = self._index.retrieve([query_tokens], k=min(k, len(self._texts)), show_progress=False)
+        return _top_k(np.asarray(ids[0]), np.asarray(scores[0], dtype=np.float64), k)
+
+
+class DenseRetriever:
+    """Cosine similarity of sentence-transformers embeddings (needs `pip install agile[dense]`)."""
+
+    def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2") -> None:
+        self._model = _sentence_model(model)
+        self._vectors: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def add(self, text: str) -> None:
+        self._vectors.append(self._model.encode(text, normalize_embeddings=True))
+
+    def truncate(self, size: int) -> None:
+        del self._vectors[size:]
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        if not self._vectors or k <= 0:
+            return []
+        scores = np.stack(self._vectors) @ self._model.encode(query, normalize_embeddings=True)
+        return _top_k(np.arange(len(scores)), scores.astype(np.float64), k)
+
+
+@functools.lru_cache(maxsize=2)
+def _sentence_model(name: str):
+    # One model instance is shared by every namespace of every memory.
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as err:
+        raise ImportError("the dense retriever needs sentence-transformers: pip install 'agile[dense]'") from err
+    return SentenceTransformer(name)
+
+
+RETRIEVERS: dict[str, Callable[[], Retriever]] = {
+    "bm25": BM25Retriever,
+    "bm25s": BM25sRetriever,
+    "dense": DenseRetriever,
+}
+
+
+def retriever_factory(name: str | Callable[[], Retriever]) -> Callable[[], Retriever]:
+    """A retriever name from RETRIEVERS, or any zero-argument callable returning a Retriever."""
+    if callable(name):
+        return name
+    if name not in RETRIEVERS:
+        raise ValueError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)} or pass a callable")
+    return RETRIEVERS[name]

@@ -1,0 +1,59 @@
+"""The paper's reward and its session metrics, in one place."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+def check_advice_cost(advice_cost: float) -> float:
+    cost = float(advice_cost)
+    if not 0.0 <= cost <= 1.0:
+        raise ValueError(f"advice_cost must be in [0, 1], got {advice_cost}")
+    return cost
+
+
+def question_reward(correct: bool, advised: bool, advice_cost: float) -> float:
+    """1 for a correct answer, 0 for a wrong one, 1 - advice_cost when the expert was asked."""
+    if advised:
+        return 1.0 - advice_cost
+    return 1.0 if correct else 0.0
+
+
+class SessionMetrics:
+    """Running accuracy, advice rate and total score (mean reward), overall and per question type.
+
+    Advised questions count as correct, as in the paper, so total_score = accuracy - cost * advice_rate.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, dict[str, float]] = defaultdict(
+            lambda: {"questions": 0, "correct": 0, "advised": 0, "invalid": 0, "reward": 0.0}
+        )
+
+    def record(self, question_type: str, correct: bool, advised: bool, invalid: bool, reward: float) -> None:
+        for key in ("__all__", question_type):
+            counts = self._counts[key]
+            counts["questions"] += 1
+            counts["correct"] += bool(correct or advised)
+            counts["advised"] += bool(advised)
+            counts["invalid"] += bool(invalid)
+            counts["reward"] += reward
+
+    @staticmethod
+    def _summary(counts: dict[str, float]) -> dict[str, float]:
+        n = counts["questions"]
+        return {
+            "questions": int(n),
+            "accuracy": counts["correct"] / n if n else 0.0,
+            "advice_rate": counts["advised"] / n if n else 0.0,
+            "total_score": counts["reward"] / n if n else 0.0,
+            "invalid_action_rate": counts["invalid"] / n if n else 0.0,
+        }
+
+    def snapshot(self) -> dict:
+        """A fresh dict (safe to keep) with the overall numbers and `per_type`."""
+        overall = self._summary(self._counts["__all__"]) if "__all__" in self._counts else self._summary(
+            {"questions": 0, "correct": 0, "advised": 0, "invalid": 0, "reward": 0.0}
+        )
+        overall["per_type"] = {k: self._summary(v) for k, v in sorted(self._counts.items()) if k != "__all__"}
+        return overall
