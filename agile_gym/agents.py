@@ -43,7 +43,7 @@ class NeverAdviceAgent:
     """Never asks: answers from retrieved history when a stored question is close, else from the product
     metadata when a feature is named in the question, else 'yes'; answers search requests with 'none'."""
 
-    def __init__(self, history_threshold: float = 3.0) -> None:
+    def __init__(self, history_threshold: float = 1.2) -> None:
         self.history_threshold = history_threshold
 
     def act(self, observation: str, info: dict[str, Any]) -> str:

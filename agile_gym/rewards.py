@@ -19,6 +19,10 @@ def question_reward(correct: bool, advised: bool, advice_cost: float) -> float:
     return 1.0 if correct else 0.0
 
 
+def _zero_counts() -> dict[str, float]:
+    return {"questions": 0, "correct": 0, "advised": 0, "invalid": 0, "reward": 0.0}
+
+
 class SessionMetrics:
     """Running accuracy, advice rate and total score (mean reward), overall and per question type.
 
@@ -26,9 +30,7 @@ class SessionMetrics:
     """
 
     def __init__(self) -> None:
-        self._counts: dict[str, dict[str, float]] = defaultdict(
-            lambda: {"questions": 0, "correct": 0, "advised": 0, "invalid": 0, "reward": 0.0}
-        )
+        self._counts: dict[str, dict[str, float]] = defaultdict(_zero_counts)
 
     def record(self, question_type: str, correct: bool, advised: bool, invalid: bool, reward: float) -> None:
         for key in ("__all__", question_type):
@@ -52,8 +54,6 @@ class SessionMetrics:
 
     def snapshot(self) -> dict:
         """A fresh dict (safe to keep) with the overall numbers and `per_type`."""
-        overall = self._summary(self._counts["__all__"]) if "__all__" in self._counts else self._summary(
-            {"questions": 0, "correct": 0, "advised": 0, "invalid": 0, "reward": 0.0}
-        )
+        overall = self._summary(self._counts.get("__all__") or _zero_counts())
         overall["per_type"] = {k: self._summary(v) for k, v in sorted(self._counts.items()) if k != "__all__"}
         return overall

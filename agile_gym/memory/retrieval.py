@@ -17,15 +17,17 @@ import re
 from typing import Callable, Protocol
 
 import numpy as np
+import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(STOPWORDS_EN)
+_STEMMER = Stemmer.Stemmer("english")
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without English stopwords."""
-    return [t for t in _WORD.findall(text.lower()) if t not in _STOPWORDS]
+    """Lower-cased, Snowball-stemmed word tokens without English stopwords ("kettles" matches "kettle")."""
+    return _STEMMER.stemWords([t for t in _WORD.findall(text.lower()) if t not in _STOPWORDS])
 
 
 class Retriever(Protocol):
@@ -64,7 +66,8 @@ class _Postings:
 
 
 class BM25Retriever:
-    """Okapi BM25 (k1=1.5, b=0.75, Lucene's idf) over an append-only corpus."""
+    """BM25 as Lucene scores it (k1=1.5, b=0.75, no (k1 + 1) factor), the same numbers as bm25s, over an
+    append-only corpus."""
 
     def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
@@ -118,7 +121,7 @@ class BM25Retriever:
             idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
             norm = self.k1 * (1.0 - self.b + self.b * self._lengths[ids] / average_length)
             ids_list.append(ids)
-            scores_list.append(idf * tfs * (self.k1 + 1.0) / (tfs + norm))
+            scores_list.append(idf * tfs / (tfs + norm))
         if not ids_list:
             return []
         ids = np.concatenate(ids_list)
