@@ -124,10 +124,10 @@ class BM25Retriever:
             scores_list.append(idf * tfs / (tfs + norm))
         if not ids_list:
             return []
-        ids = np.concatenate(ids_list)
-        candidates, inverse = np.unique(ids, return_inverse=True)
-        scores = np.bincount(inverse, weights=np.concatenate(scores_list), minlength=len(candidates))
-        return _top_k(candidates, scores, k)
+        # A dense bincount is linear in entries + postings; np.unique would sort the postings instead.
+        scores = np.bincount(np.concatenate(ids_list), weights=np.concatenate(scores_list), minlength=n)
+        candidates = np.flatnonzero(scores)
+        return _top_k(candidates, scores[candidates], k)
 
 
 def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:

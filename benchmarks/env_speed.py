@@ -1,0 +1,120 @@
+"""Environment step time (no agent) and retrieval latency as memory grows.
+
+    python -m benchmarks.env_speed                       # 1k, 10k, 100k entries; writes results/env_speed.json
+    python -m benchmarks.env_speed --sizes 1000 10000 --steps 200
+
+Memory is preloaded with entries made from real question texts (built-in ones when the release is absent),
+half as history spread over the category's products and half as category knowledge; then a session is
+stepped with a fixed answer, so each step grades, stores one history entry and retrieves for the next question.
+Retrieval is timed for the default incremental BM25 and for the bm25s library (rebuilt after every change, as
+a growing memory forces; skipped above --bm25s-max entries because one rebuild takes seconds there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+import agile_gym
+from agile_gym.memory.store import Memory
+
+ANSWER = "[PredictAnswer]\n[Answer]: yes\n[Short Answer]: yes"
+
+
+def _corpus(size: int, texts: list[str], seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(len(texts), size=(size, 2))
+    return [f"{texts[a]} {texts[b]}" for a, b in picks]
+
+
+def _fill(memory: Memory, entries: list[str], keys: list[str], scope: str) -> None:
+    for i, text in enumerate(entries):
+        if i % 2:
+            memory.add_knowledge(scope, text)
+        else:
+            memory.add_history(keys[i % len(keys)], text, "yes")
+
+
+def time_env_steps(env_id: str, env_kwargs: dict, size: int, steps: int, seed: int = 0) -> dict:
+    env = gym.make(env_id, **env_kwargs)
+    core = env.unwrapped
+    texts = [item.question.question for item in core._all_items]
+    keys = sorted({core._history_key(item) for item in core._all_items})
+    _fill(core.memory, _corpus(size, texts, seed), keys, core._all_items[0].scope)
+    core.memory.checkpoint()
+    times = []
+    obs, info = env.reset(seed=seed)
+    for _ in range(steps):
+        start = time.perf_counter()
+        obs, _, terminated, truncated, info = core.step(ANSWER)
+        times.append(time.perf_counter() - start)
+        if terminated or truncated:
+            obs, info = env.reset(seed=seed)
+    start = time.perf_counter()
+    env.reset(seed=seed)
+    reset_s = time.perf_counter() - start
+    env.close()
+    return {"median_step_ms": 1e3 * statistics.median(times), "p90_step_ms": 1e3 * float(np.percentile(times, 90)),
+            "reset_ms": 1e3 * reset_s}
+
+
+def time_retrieval(retriever: str, size: int, texts: list[str], queries: int, seed: int = 0) -> dict:
+    memory = Memory(retriever)
+    entries = _corpus(size + queries, texts, seed)
+    _fill(memory, entries[:size], ["p0", "p1", "p2", "p3"], "scope")
+    search, add = [], []
+    for i, text in enumerate(entries[size:]):
+        start = time.perf_counter()
+        memory.add_knowledge("scope", text)
+        add.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        memory.retrieve(texts[i % len(texts)], f"p{i % 4}", "scope", 3, 3)
+        search.append(time.perf_counter() - start)
+    return {"median_add_ms": 1e3 * statistics.median(add), "median_retrieve_ms": 1e3 * statistics.median(search)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="memory entries")
+    parser.add_argument("--steps", type=int, default=300, help="env steps timed per size (default: %(default)s)")
+    parser.add_argument("--queries", type=int, default=50, help="retrievals timed per size (default: %(default)s)")
+    parser.add_argument("--bm25s-max", type=int, default=10000, help="largest memory timed with bm25s")
+    parser.add_argument("--env", action="append", help="env id (default: every registered agile/ env)")
+    parser.add_argument("--output", default="results/env_speed.json", help="JSON file (default: %(default)s)")
+    args = parser.parse_args(argv)
+    rows = []
+    for env_id in args.env or sorted(agile_gym.ENVIRONMENTS):
+        kwargs = {"max_questions": 40}
+        texts = [item.question.question for item in gym.make(env_id).unwrapped._all_items]
+        for size in args.sizes:
+            row = {"env": env_id, "entries": size, **time_env_steps(env_id, kwargs, size, args.steps)}
+            row["retrieve_ms_bm25"] = time_retrieval("bm25", size, texts, args.queries)["median_retrieve_ms"]
+            row["retrieve_ms_bm25s"] = (
+                time_retrieval("bm25s", size, texts, min(args.queries, 10))["median_retrieve_ms"]
+                if size <= args.bm25s_max else None
+            )
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    header = "| env | entries | median step ms | p90 step ms | reset ms | retrieve ms (bm25) | retrieve ms (bm25s, rebuilt) | bm25s / bm25 |"
+    print("\n" + header + "\n" + "|---" * 8 + "|")
+    for r in rows:
+        ratio = f"{r['retrieve_ms_bm25s'] / r['retrieve_ms_bm25']:.0f}x" if r["retrieve_ms_bm25s"] else "-"
+        bm25s = f"{r['retrieve_ms_bm25s']:.2f}" if r["retrieve_ms_bm25s"] else "skipped"
+        print(f"| {r['env']} | {r['entries']} | {r['median_step_ms']:.3f} | {r['p90_step_ms']:.3f} | "
+              f"{r['reset_ms']:.2f} | {r['retrieve_ms_bm25']:.3f} | {bm25s} | {ratio} |")
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
+                                  "agile": agile_gym.__version__, "rows": rows}, indent=2))
+    print(f"\nwrote {output}")
+
+
+if __name__ == "__main__":
+    main()
