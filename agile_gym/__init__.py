@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 # id -> (entry point, default kwargs). One table, registered in a loop.
 ENVIRONMENTS: dict[str, tuple[str, dict]] = {
     "agile/ProductQA-v0": ("agile_gym.envs.productqa:ProductQAEnv", {}),
+    "agile/MedMCQA-v0": ("agile_gym.envs.medmcqa:MedMCQAEnv", {}),
 }
 
 for _env_id, (_entry_point, _kwargs) in ENVIRONMENTS.items():

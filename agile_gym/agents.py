@@ -40,8 +40,9 @@ _SHORT_IN_MEMORY = re.compile(r"\(([^()]*)\)\s*$")
 
 
 class NeverAdviceAgent:
-    """Never asks: answers from retrieved history when a stored question is close, else from the product
-    metadata when a feature is named in the question, else 'yes'; answers search requests with 'none'."""
+    """Never asks. ProductQA: answers from retrieved history when a stored question is close, else from the
+    product metadata when a feature is named in the question, else 'yes'; search requests get 'none'.
+    Multiple choice: the option sharing most words with the retrieved memory, else the first option."""
 
     def __init__(self, history_threshold: float = 1.2) -> None:
         self.history_threshold = history_threshold
@@ -50,6 +51,9 @@ class NeverAdviceAgent:
         if info["phase"] == REFLECT_PHASE:
             return NO_INFORMATION
         question = info["question"]
+        if "options" in question:
+            letter = self._option_from_memory(info, question["options"])
+            return f"{PREDICT_ANSWER}\n{ANSWER} {letter}\n{SHORT_ANSWER} {letter}"
         if question["type"] == "search_qa":
             return f"{PREDICT_ANSWER}\n{ANSWER} none"
         answer = self._from_history(info) or self._from_metadata(question) or "yes"
@@ -61,6 +65,17 @@ class NeverAdviceAgent:
                 match = _SHORT_IN_MEMORY.search(entry["answer"])
                 return match.group(1) if match else entry["answer"]
         return None
+
+    @staticmethod
+    def _option_from_memory(info: dict[str, Any], options: dict[str, str]) -> str:
+        """The option whose words overlap most with the retrieved memory; the first option when none does."""
+        remembered = set()
+        for entry in info["memory"]["history"]:
+            remembered |= set(tokenize(entry["answer"]))
+        for entry in info["memory"]["knowledge"]:
+            remembered |= set(tokenize(entry["text"]))
+        overlaps = {letter: len(set(tokenize(text)) & remembered) for letter, text in options.items()}
+        return max(options, key=lambda letter: (overlaps[letter], -ord(letter[0])))
 
     @staticmethod
     def _from_metadata(question: dict[str, Any]) -> str | None:

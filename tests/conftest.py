@@ -16,9 +16,26 @@ def shared_data_root() -> Path | None:
     return root if root.is_dir() else None
 
 
+_REAL_DATA = shared_data_root()
+
+
+@pytest.fixture(autouse=True)
+def _builtin_data_by_default(monkeypatch):
+    """Tests get the built-in data unless they ask for the real release through a fixture below."""
+    monkeypatch.delenv("AGILE_DATA_DIR", raising=False)
+
+
 @pytest.fixture(scope="session")
 def productqa_root() -> Path:
-    root = shared_data_root()
+    root = _REAL_DATA
     if root is None or not (root / "productqa").is_dir():
         pytest.skip("real ProductQA data not found: set AGILE_DATA_DIR to the folder holding productqa/")
     return root / "productqa"
+
+
+@pytest.fixture(scope="session")
+def medmcqa_root() -> Path:
+    root = _REAL_DATA
+    if root is None or not (root / "medmcqa").is_dir():
+        pytest.skip("real MedMCQA data not found: set AGILE_DATA_DIR to the folder holding medmcqa/")
+    return root / "medmcqa"
