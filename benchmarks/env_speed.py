@@ -16,6 +16,7 @@ import argparse
 import json
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 import agile_gym
+from agile_gym.agents import AlwaysAdviceAgent, play_session
 from agile_gym.memory.store import Memory
 
 ANSWER = "[PredictAnswer]\n[Answer]: yes\n[Short Answer]: yes"
@@ -80,12 +82,37 @@ def time_retrieval(retriever: str, size: int, texts: list[str], queries: int, se
     return {"median_add_ms": 1e3 * statistics.median(add), "median_retrieve_ms": 1e3 * statistics.median(search)}
 
 
+def time_memory_init(records: int) -> dict:
+    """MedMCQA with `records` preloaded QA pairs (+ one knowledge entry each): construction once, then resets."""
+    from agile_gym.data.builtin_medmcqa import builtin_medmcqa_records
+
+    base = builtin_medmcqa_records()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "memory.jsonl"
+        with path.open("w") as out:
+            for i in range(records):
+                record = dict(base[i % len(base)], id=f"m{i}")
+                record["question"] = f"{record['question']} (case {i})"
+                out.write(json.dumps(record) + "\n")
+        start = time.perf_counter()
+        env = gym.make("agile/MedMCQA-v0", memory_init=str(path))
+        construct = time.perf_counter() - start
+    resets = []
+    for _ in range(5):
+        play_session(env, AlwaysAdviceAgent(), seed=0)  # the session adds history that reset must roll back
+        start = time.perf_counter()
+        env.reset(seed=0)
+        resets.append(time.perf_counter() - start)
+    return {"records": records, "construct_s": construct, "reset_ms": 1e3 * statistics.median(resets)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="memory entries")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000, 100000], help="memory entries")
     parser.add_argument("--steps", type=int, default=300, help="env steps timed per size (default: %(default)s)")
     parser.add_argument("--queries", type=int, default=50, help="retrievals timed per size (default: %(default)s)")
     parser.add_argument("--bm25s-max", type=int, default=10000, help="largest memory timed with bm25s")
+    parser.add_argument("--memory-init", type=int, default=10000, help="MedMCQA memory_init records to time")
     parser.add_argument("--env", action="append", help="env id (default: every registered agile/ env)")
     parser.add_argument("--output", default="results/env_speed.json", help="JSON file (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -102,6 +129,8 @@ def main(argv: list[str] | None = None) -> None:
             )
             rows.append(row)
             print(json.dumps(row), flush=True)
+    init = time_memory_init(args.memory_init)
+    print(json.dumps(init), flush=True)
     header = "| env | entries | median step ms | p90 step ms | reset ms | retrieve ms (bm25) | retrieve ms (bm25s, rebuilt) | bm25s / bm25 |"
     print("\n" + header + "\n" + "|---" * 8 + "|")
     for r in rows:
@@ -109,10 +138,13 @@ def main(argv: list[str] | None = None) -> None:
         bm25s = f"{r['retrieve_ms_bm25s']:.2f}" if r["retrieve_ms_bm25s"] else "skipped"
         print(f"| {r['env']} | {r['entries']} | {r['median_step_ms']:.3f} | {r['p90_step_ms']:.3f} | "
               f"{r['reset_ms']:.2f} | {r['retrieve_ms_bm25']:.3f} | {bm25s} | {ratio} |")
+    print(f"\nMedMCQA memory_init of {init['records']} records: construction {init['construct_s']:.2f} s "
+          f"(once per env), reset {init['reset_ms']:.2f} ms median after a 40-question session")
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                                  "agile": agile_gym.__version__, "rows": rows}, indent=2))
+                                  "agile": agile_gym.__version__, "rows": rows,
+                                  "memory_init": init}, indent=2))
     print(f"\nwrote {output}")
 
 
