@@ -314,6 +314,18 @@ class AgileEnv(gym.Env[str, str]):
         return text[:MAX_OBSERVATION_LENGTH]
 
     @staticmethod
+    def _memory_lines(retrieved: Retrieved, history_heading: str) -> list[str]:
+        """Retrieved memory as prompt lines, the same layout in every task."""
+        lines = []
+        if retrieved.history:
+            lines.append(history_heading)
+            lines += [f"Q: {entry.question}\nA: {entry.answer}" for entry, _ in retrieved.history]
+        if retrieved.knowledge:
+            lines.append("Knowledge:")
+            lines += [f"- {text}" for text, _ in retrieved.knowledge]
+        return lines
+
+    @staticmethod
     def _with_feedback(feedback: str, text: str) -> str:
         if feedback:
             text = f"Result of your previous action: {feedback}\n\n{text}"

@@ -25,17 +25,17 @@ def _builtin_data_by_default(monkeypatch):
     monkeypatch.delenv("AGILE_DATA_DIR", raising=False)
 
 
+def _real_data(task: str) -> Path:
+    if _REAL_DATA is None or not (_REAL_DATA / task).is_dir():
+        pytest.skip(f"real {task} data not found: set AGILE_DATA_DIR to the folder holding {task}/")
+    return _REAL_DATA / task
+
+
 @pytest.fixture(scope="session")
 def productqa_root() -> Path:
-    root = _REAL_DATA
-    if root is None or not (root / "productqa").is_dir():
-        pytest.skip("real ProductQA data not found: set AGILE_DATA_DIR to the folder holding productqa/")
-    return root / "productqa"
+    return _real_data("productqa")
 
 
 @pytest.fixture(scope="session")
 def medmcqa_root() -> Path:
-    root = _REAL_DATA
-    if root is None or not (root / "medmcqa").is_dir():
-        pytest.skip("real MedMCQA data not found: set AGILE_DATA_DIR to the folder holding medmcqa/")
-    return root / "medmcqa"
+    return _real_data("medmcqa")

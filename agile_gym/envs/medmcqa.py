@@ -131,12 +131,7 @@ class MedMCQAEnv(AgileEnv):
 
     def _prompt(self, item: SessionItem, retrieved: Retrieved) -> str:
         lines = ["You are a medical expert answering a multiple-choice question.", f"Reply with {self.expected_format()}."]
-        if retrieved.history:
-            lines.append("Related questions answered before:")
-            lines += [f"Q: {entry.question}\nA: {entry.answer}" for entry, _ in retrieved.history]
-        if retrieved.knowledge:
-            lines.append("Knowledge:")
-            lines += [f"- {text}" for text, _ in retrieved.knowledge]
+        lines += self._memory_lines(retrieved, "Related questions answered before:")
         lines.append(f"Question: {item.question.question}\n{_option_lines(item.question)}")
         return "\n".join(lines)
 

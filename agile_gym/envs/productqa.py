@@ -125,12 +125,7 @@ class ProductQAEnv(AgileEnv):
             lines.append(f"Table {item.scope}: {self._schema_text[item.scope]}")
         lines.append(f"Product {item.question.asin}: {product.get('title', '')}")
         lines += [f"- {key}: {value}" for key, value in product.items() if key != "title"]
-        if retrieved.history:
-            lines.append("History of this product:")
-            lines += [f"Q: {entry.question}\nA: {entry.answer}" for entry, _ in retrieved.history]
-        if retrieved.knowledge:
-            lines.append("Knowledge:")
-            lines += [f"- {text}" for text, _ in retrieved.knowledge]
+        lines += self._memory_lines(retrieved, "History of this product:")
         lines.append(f"Question: {item.question.question}")
         return "\n".join(lines)
 
