@@ -149,3 +149,13 @@ def test_category_none_runs_every_category_in_turn():
     order = list(dict.fromkeys(scopes))
     assert order == sorted(order) and len(order) == 4
     assert scopes == sorted(scopes, key=order.index)
+
+
+def test_reflect_every_question_asks_for_a_reflection_after_answers_too():
+    env = gym.make("agile/ProductQA-v0", reflect_every_question=True)
+    env.reset(seed=0)
+    *_, info = env.step("[PredictAnswer]\n[Answer]: yes")
+    assert info["phase"] == "reflect" and info["available_actions"] == ["[Reflection]", "[NoInformation]"]
+    _, reward, *_, info = env.step("[PredictAnswer]\n[Answer]: yes")
+    assert reward == 0.0 and info["result"]["invalid_action"] and info["phase"] == "answer"
+    assert info["metrics"]["questions"] == 1
