@@ -9,7 +9,6 @@ from typing import Any, Callable
 import gymnasium as gym
 
 from agile_gym.actions import (
-    ACTION_TAGS,
     ANSWER,
     NO_INFORMATION,
     PREDICT_ANSWER,
@@ -383,8 +382,5 @@ class AgileEnv(gym.Env[str, str]):
             return "\n".join(self._transcript) + "\n"
         return None
 
-    def close(self) -> None:
-        super().close()
 
-
-__all__ = ["ACTION_TAGS", "AgileEnv", "ExpertView", "Outcome", "SessionItem"]
+__all__ = ["AgileEnv", "ExpertView", "Outcome", "SessionItem"]

@@ -57,7 +57,7 @@ def builtin_medmcqa_records() -> list[dict]:
     """Forty records in the public MedMCQA schema, deterministic."""
     rng = random.Random("agile-builtin-medmcqa-1")
     first, second = [], []
-    for index, (question, paraphrase, answer, distractors, explanation) in enumerate(_FACTS):
+    for question, paraphrase, answer, distractors, explanation in _FACTS:
         for text, bucket in ((question, first), (paraphrase, second)):
             options = [answer, *distractors]
             rng.shuffle(options)
