@@ -4,6 +4,7 @@ memory, reward and metrics. A task subclass supplies only what is its own: data,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -26,7 +27,7 @@ from agile_gym.actions import (
     parse_action,
 )
 from agile_gym.data.types import Question
-from agile_gym.memory.retrieval import Retriever
+from agile_gym.memory.retrieval import Retriever, tokenize
 from agile_gym.memory.store import Memory, Retrieved
 from agile_gym.rewards import SessionMetrics, check_advice_cost, question_reward
 from agile_gym.spaces import FreeText
@@ -214,7 +215,8 @@ class AgileEnv(gym.Env[str, str]):
         parsed = parse_action(action)
         item = self._items[self._position]
         self._log(f"Agent: {action[:2000]}")
-        if self._phase == REFLECT_PHASE:
+        scored = self._phase == ANSWER_PHASE
+        if not scored:
             outcome, reward = self._reflect(item, parsed), 0.0
         else:
             outcome = self._answer(item, parsed)
@@ -233,6 +235,7 @@ class AgileEnv(gym.Env[str, str]):
             "search_results": list(outcome.search_results),
             "reward": reward,
             "feedback": outcome.feedback,
+            "scored": scored,
         }
         wants_reflection = self.use_reflection and (outcome.advised or self.reflect_every_question)
         if self._phase == ANSWER_PHASE and wants_reflection and not outcome.invalid_action:
@@ -247,6 +250,7 @@ class AgileEnv(gym.Env[str, str]):
         truncated = self._done and not terminated
         info = self._info()
         info["result"] = result
+        info["segment_end"] = self._phase == ANSWER_PHASE
         return observation, reward, terminated, truncated, info
 
     def _answer(self, item: SessionItem, action: Action) -> Outcome:
@@ -373,6 +377,27 @@ class AgileEnv(gym.Env[str, str]):
             retrieved=self._retrieved,
         )
 
+    def similar_questions(self, threshold: float = 0.5) -> tuple[int, int]:
+        """(later, earlier): questions of this session similar to the open one that come after it, and that
+        came before it (and so, with memory on, are in memory). Similar means the same scope and a Jaccard
+        overlap of at least `threshold` between their stemmed word sets. Feeds the paper's heuristic state
+        advantage (`agile_gym.wrappers.SessionAdvantage`)."""
+        if self._done:
+            raise RuntimeError("no question is open: call reset()")
+        item = self._items[self._position]
+        words = _word_set(item.question.question)
+
+        def similar(other: SessionItem) -> bool:
+            if other.scope != item.scope:
+                return False
+            other_words = _word_set(other.question.question)
+            union = words | other_words
+            return bool(union) and len(words & other_words) / len(union) >= threshold
+
+        later = sum(similar(other) for other in self._items[self._position + 1:])
+        earlier = sum(similar(other) for other in self._items[: self._position]) if self.use_memory else 0
+        return later, earlier
+
     def _log(self, line: str) -> None:
         self._transcript.append(line)
         del self._transcript[:-200]
@@ -381,6 +406,11 @@ class AgileEnv(gym.Env[str, str]):
         if self.render_mode == "ansi":
             return "\n".join(self._transcript) + "\n"
         return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
 
 
 __all__ = ["AgileEnv", "ExpertView", "Outcome", "SessionItem"]

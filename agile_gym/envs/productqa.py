@@ -47,9 +47,12 @@ class ProductQAEnv(AgileEnv):
     `FreeText`: the prompt an LLM sees, led by the result of the previous action. Structured facts are in
     `info`: `phase` ("answer" | "reflect"), `question` (`id`, `type`, `asin`, `scope`, `index`,
     `session_length`, `text`, `product` metadata; None once the session is over), `result` (after a step: `action`, `correct`,
-    `advised`, `invalid_action`, `search_results`, `reward`, `feedback`), `expected_format`,
-    `available_actions`, `memory` (the retrieved history and knowledge with scores) and `metrics` (running
-    `accuracy`, `advice_rate`, `total_score`, `invalid_action_rate`, `questions`, and `per_type`).
+    `advised`, `invalid_action`, `search_results`, `reward`, `feedback`, and `scored`: True when the step
+    settled the question's reward, False for a reflection), `segment_end` (after a step: True when the
+    question's session, answer plus any reflection, is finished; trainers split trajectories there),
+    `expected_format`, `available_actions`, `memory` (the retrieved history and knowledge with scores) and
+    `metrics` (running `accuracy`, `advice_rate`, `total_score`, `invalid_action_rate`, `questions`,
+    and `per_type`).
 
     ## Rewards
     Per question: 1 correct, 0 wrong or invalid, `1 - advice_cost` when advice was sought (it counts as

@@ -1,0 +1,5 @@
+"""Wrappers that change one thing each about an agile env."""
+
+from agile_gym.wrappers.session_advantage import SessionAdvantage
+
+__all__ = ["SessionAdvantage"]

@@ -1,0 +1,31 @@
+"""Token-level rewards and generalized advantage estimation over a segment's actions (pure functions)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def token_rewards(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, reward: float, kl_coef: float) -> torch.Tensor:
+    """Per-token reward of one action: -kl_coef * (log pi - log pi_ref) on every token, plus the env's reward
+    on the last token."""
+    rewards = -kl_coef * (logprobs - ref_logprobs)
+    rewards[-1] = rewards[-1] + reward
+    return rewards
+
+
+def compute_gae(rewards: torch.Tensor, values: torch.Tensor, next_value: float, gamma: float, lam: float
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Advantages and returns of one segment, its tokens laid end to end across all its actions.
+
+    `values[t]` estimates the state before token t; `next_value` is the value after the last token (0 for a
+    terminal segment, else the bootstrap). Returns (advantages, returns = advantages + values).
+    """
+    length = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    running = 0.0
+    for t in reversed(range(length)):
+        following = values[t + 1] if t + 1 < length else next_value
+        delta = rewards[t] + gamma * following - values[t]
+        running = delta + gamma * lam * running
+        advantages[t] = running
+    return advantages, advantages + values

@@ -1,0 +1,66 @@
+"""Run metrics: one JSON object per iteration in metrics.jsonl, the same scalars in TensorBoard."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+# Names follow TRL where one exists, so existing dashboards and habits carry over.
+GLOSSARY = {
+    "objective/kl": "KL to the reference policy, summed over an action's tokens, mean over actions",
+    "objective/entropy": "policy entropy per generated token",
+    "objective/kl_coef": "coefficient of the per-token KL penalty",
+    "policy/clipfrac_avg": "share of tokens whose probability ratio was clipped",
+    "policy/approxkl_avg": "0.5 * mean squared log-ratio between new and rollout policy",
+    "loss/policy_avg": "clipped surrogate loss",
+    "loss/value_avg": "clipped value loss",
+    "val/clipfrac_avg": "share of tokens whose value prediction was clipped",
+    "val/explained_variance": "1 - Var(returns - values) / Var(returns) at rollout time",
+    "env/reward_mean": "mean env reward per action",
+    "env/accuracy": "share of settled questions answered correctly (advice counts as correct)",
+    "env/advice_rate": "share of settled questions where advice was sought",
+    "env/total_score": "mean question reward (accuracy minus advice cost times advice rate)",
+    "env/invalid_action_rate": "share of settled questions lost to a malformed action",
+    "throughput/tokens_per_s": "generated tokens per second of rollout",
+}
+
+
+class MetricLogger:
+    def __init__(self, run_dir: str | os.PathLike, start_iteration: int = 0, tensorboard: bool = True) -> None:
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            # A resumed run rewrites the iterations after its checkpoint.
+            kept = [line for line in self.path.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("iteration", 0) <= start_iteration]
+            self.path.write_text("".join(line + "\n" for line in kept))
+        self.writer = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=start_iteration + 1)
+            except ImportError:
+                self.writer = None
+
+    def log(self, iteration: int, metrics: dict[str, float]) -> None:
+        record = {"iteration": iteration, **{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                                             for k, v in metrics.items()}}
+        with self.path.open("a") as file:
+            file.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for name, value in metrics.items():
+                if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
+                    self.writer.add_scalar(name, value, iteration)
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []

@@ -1,0 +1,170 @@
+"""The policy: any causal LM (hub name, local folder, or the built-in tiny model), LoRA or full fine-tuning,
+plus a scalar value head on the last hidden state. One loader for every command (PPO, SFT, evaluate)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+from agile_train.config import TINY_MODEL, RunConfig
+
+VALUE_HEAD_FILE = "value_head.safetensors"
+
+
+class PolicyWithValue(nn.Module):
+    """A causal LM and a value head that share the transformer trunk.
+
+    With LoRA the reference policy for the KL penalty is the same model with the adapter switched off, so it
+    costs no memory; with full fine-tuning it is a frozen copy made at load time.
+    """
+
+    def __init__(self, model: nn.Module, reference: nn.Module | None = None) -> None:
+        super().__init__()
+        self.model = model
+        hidden_size = model.config.get_text_config().hidden_size
+        self.value_head = nn.Linear(hidden_size, 1)
+        nn.init.zeros_(self.value_head.weight)
+        nn.init.zeros_(self.value_head.bias)
+        self._reference = [reference] if reference is not None else []  # a list keeps it out of parameters()
+
+    @property
+    def is_peft(self) -> bool:
+        return hasattr(self.model, "disable_adapter")
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keep: int, with_values: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits and values of the last `keep` positions of left-padded rows.
+
+        Position ids follow the attention mask, as `generate` does, so a row's numbers do not depend on how
+        much padding its batch needed.
+        """
+        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        outputs = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            output_hidden_states=with_values, logits_to_keep=keep, use_cache=False,
+        )
+        values = None
+        if with_values:
+            hidden = outputs.hidden_states[-1][:, -keep:]
+            values = self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1)
+        return outputs.logits, values
+
+    @contextlib.contextmanager
+    def reference(self) -> Iterator[nn.Module]:
+        """The reference policy as a module with the same forward signature as `self.model`."""
+        if self.is_peft:
+            with self.model.disable_adapter():
+                yield self.model
+        elif self._reference:
+            yield self._reference[0]
+        else:
+            yield self.model
+
+    def reference_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keep: int) -> torch.Tensor:
+        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        with torch.no_grad(), self.reference() as reference:
+            return reference(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                             logits_to_keep=keep, use_cache=False).logits
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """An ordinary Hugging Face folder (adapter or full model) plus the value head."""
+        from safetensors.torch import save_file
+
+        self.model.save_pretrained(directory)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.value_head.state_dict().items()},
+                  str(Path(directory) / VALUE_HEAD_FILE))
+
+    def load_value_head(self, directory: str | os.PathLike) -> bool:
+        from safetensors.torch import load_file
+
+        path = Path(directory) / VALUE_HEAD_FILE
+        if not path.exists():
+            return False
+        self.value_head.load_state_dict(load_file(str(path)))
+        return True
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "bfloat16" or (name == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return torch.float32
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve_model_path(config: RunConfig, corpus: Callable[[], list[str]], cache_root: str | os.PathLike) -> str:
+    """The folder or hub name to load; builds the tiny model (once, cached) when asked for it."""
+    if config.model == TINY_MODEL:
+        from agile_train.tiny import cached_tiny_model
+
+        return str(cached_tiny_model(corpus(), cache_root, vocab_size=config.tiny_vocab_size,
+                                     hidden_size=config.tiny_hidden_size, layers=config.tiny_layers,
+                                     seed=config.seed))
+    path = Path(config.model).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
+            raise FileNotFoundError(f"--model {config.model}: the folder has no config.json; pass a folder saved "
+                                    "with save_pretrained, a hub name, or 'tiny'")
+        return str(path)
+    # Hub names are 'name' or 'owner/name'; anything else is meant as a local folder.
+    if config.model.startswith((".", "/", "~")) or config.model.count("/") > 1:
+        raise FileNotFoundError(f"--model {config.model}: no such folder; pass an existing local folder, a hub "
+                                "name such as Qwen/Qwen2.5-0.5B-Instruct, or 'tiny'")
+    return config.model
+
+
+def load_tokenizer(model_path: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_policy(config: RunConfig, model_path: str, device: torch.device, adapter: str = "",
+                with_reference: bool = True) -> PolicyWithValue:
+    """Base model from `model_path`; then the LoRA adapter at `adapter`, or a fresh one (lora_r > 0), or none."""
+    from transformers import AutoModelForCausalLM
+
+    dtype = resolve_dtype(config.dtype, device)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+    except OSError as error:
+        raise OSError(f"cannot load model {model_path!r}: {error}. Offline, pass a local folder or --model tiny.") from None
+    model.to(device)
+    reference = None
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter, is_trainable=True)
+    elif config.lora_r > 0:
+        from peft import LoraConfig, get_peft_model
+
+        targets = config.lora_target_modules
+        lora = LoraConfig(
+            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, task_type="CAUSAL_LM",
+            target_modules=targets if targets == "all-linear" else [name.strip() for name in targets.split(",")],
+        )
+        try:
+            model = get_peft_model(model, lora)
+        except ValueError as error:
+            raise ValueError(f"LoRA cannot wrap {model_path}: {error}. Set --lora-target-modules to module names "
+                             "of this model (e.g. q_proj,v_proj), or --lora-r 0 for full fine-tuning.") from None
+    elif with_reference:
+        reference = copy.deepcopy(model).eval().requires_grad_(False)
+    policy = PolicyWithValue(model, reference).to(device)
+    policy.value_head.float()
+    if adapter:
+        policy.load_value_head(adapter)
+    return policy

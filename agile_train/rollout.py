@@ -1,0 +1,209 @@
+"""Collecting experience: env copies stepped side by side, their prompts batched through the policy.
+
+The rollout records, per action, the context token ids the policy saw and the token ids it sampled. A
+trajectory is cut into segments where the env sets `info["segment_end"]` (AGILE's sessions), where an episode
+ends, and at the end of each rollout; the learner treats each segment as its own episode.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from agile_train.generation import Sampling, sample_actions
+
+
+@dataclass
+class Turn:
+    """One action: the context ids the policy saw, the ids it sampled, and the env's reward for it."""
+
+    prompt_ids: list[int]
+    response_ids: list[int]
+    reward: float = 0.0
+
+
+@dataclass
+class Segment:
+    """Consecutive turns of one env copy optimized as one episode.
+
+    `terminal`: nothing follows (value 0 after the last token). Otherwise the last token bootstraps from the
+    value of `bootstrap_ids`, the context the policy would see next.
+    """
+
+    env_index: int
+    turns: list[Turn] = field(default_factory=list)
+    terminal: bool = False
+    bootstrap_ids: list[int] | None = None
+
+
+@dataclass
+class EnvStats:
+    """What the env reported during one rollout: rewards per step; per settled question (when the env puts
+    `result` with `scored` in info) correctness, advice and invalid actions; finished episodes."""
+
+    rewards: list[float] = field(default_factory=list)
+    questions: int = 0
+    correct: int = 0
+    advised: int = 0
+    invalid: int = 0
+    question_reward: float = 0.0
+    episodes: int = 0
+
+    def record(self, reward: float, info: dict) -> None:
+        self.rewards.append(float(reward))
+        result = info.get("result")
+        if isinstance(result, dict) and result.get("scored"):
+            self.questions += 1
+            self.correct += bool(result.get("correct"))
+            self.advised += bool(result.get("advised"))
+            self.invalid += bool(result.get("invalid_action"))
+            self.question_reward += float(info.get("task_reward", result.get("reward", reward)))
+
+    def summary(self) -> dict[str, float]:
+        out = {"env/reward_mean": sum(self.rewards) / max(1, len(self.rewards)), "env/episodes": float(self.episodes)}
+        if self.questions:
+            out.update({
+                "env/accuracy": self.correct / self.questions,
+                "env/advice_rate": self.advised / self.questions,
+                "env/total_score": self.question_reward / self.questions,
+                "env/invalid_action_rate": self.invalid / self.questions,
+                "env/questions": float(self.questions),
+            })
+        return out
+
+
+class PromptEncoder:
+    """Observation text -> context token ids, with or without the tokenizer's chat template."""
+
+    def __init__(self, tokenizer, chat_template: str, context: str, max_prompt_tokens: int) -> None:
+        has_template = bool(getattr(tokenizer, "chat_template", None))
+        if chat_template == "on" and not has_template:
+            raise ValueError("--chat-template on, but the tokenizer has no chat template; use auto or off")
+        self.use_template = chat_template == "on" or (chat_template == "auto" and has_template)
+        if self.use_template and context == "concat":
+            raise ValueError("--context concat with a chat template is not supported yet: its turn markers would "
+                             "have to be spliced around sampled ids. Use --context last or --chat-template off.")
+        self.tokenizer, self.context, self.max_prompt_tokens = tokenizer, context, max_prompt_tokens
+
+    def encode(self, observation: str, history: list[int] | None) -> list[int]:
+        """Ids for the next action: the observation alone ('last', or a fresh segment) or appended to `history`."""
+        if self.use_template:
+            ids = self.tokenizer.apply_chat_template([{"role": "user", "content": observation}],
+                                                     add_generation_prompt=True, tokenize=True, return_dict=False)
+            ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+        elif self.context == "concat" and history:
+            ids = history + self.tokenizer("\n" + observation + "\n", add_special_tokens=False).input_ids
+        else:
+            ids = self.tokenizer(observation + "\n").input_ids
+        return ids[-self.max_prompt_tokens:]
+
+
+class RolloutWorker:
+    """Owns the env copies and where each one stands, across iterations (AGILE sessions run on and on)."""
+
+    def __init__(self, envs: list[gym.Env], encoder: PromptEncoder, seed: int, segment_on_info: bool = True,
+                 env_wait_s: float = -1.0) -> None:
+        self.envs, self.encoder = envs, encoder
+        self.segment_on_info, self.env_wait_s = segment_on_info, env_wait_s
+        self.observations: list[str] = []
+        self.histories: list[list[int] | None] = []
+        for index, env in enumerate(envs):
+            observation, _ = env.reset(seed=seed + index)
+            self.observations.append(observation)
+            self.histories.append(None)
+        self._pool = futures.ThreadPoolExecutor(max_workers=len(envs), thread_name_prefix="env")
+
+    def collect(self, policy_model: torch.nn.Module, tokenizer, steps_per_env: int, sampling: Sampling,
+                device: torch.device, generator: torch.Generator | None, bootstrap_terminal_segments: bool
+                ) -> tuple[list[Segment], EnvStats, int]:
+        """`steps_per_env` actions from every env copy. Returns the segments, the env statistics and the number
+        of generated tokens.
+
+        With `bootstrap_terminal_segments` a segment closed by `info["segment_end"]` bootstraps from the next
+        session's value (the paper's state advantage V(S_i+1) - V(S_i)); otherwise it is terminal.
+        """
+        count = len(self.envs)
+        open_segments = [Segment(index) for index in range(count)]
+        done_segments: list[Segment] = []
+        stats = EnvStats()
+        remaining = [steps_per_env] * count
+        prompts: dict[int, list[int]] = {}
+        pending: dict[futures.Future, tuple[int, Turn]] = {}
+        generated = 0
+        policy_model.eval()
+        while any(remaining) or pending:
+            ready = [i for i in range(count) if remaining[i] and not any(j == i for j, _ in pending.values())]
+            if pending and (self.env_wait_s < 0 or not ready):
+                done, _ = futures.wait(pending, return_when=futures.ALL_COMPLETED if self.env_wait_s < 0
+                                       else futures.FIRST_COMPLETED)
+            elif pending:
+                done, _ = futures.wait(pending, timeout=self.env_wait_s, return_when=futures.ALL_COMPLETED)
+            else:
+                done = set()
+            for future in sorted(done, key=lambda f: pending[f][0]):
+                index, turn = pending.pop(future)
+                self._finish_step(index, turn, future.result(), open_segments, done_segments, stats,
+                                  bootstrap_terminal_segments)
+            ready = [i for i in range(count) if remaining[i] and not any(j == i for j, _ in pending.values())]
+            if not ready:
+                continue
+            for i in ready:
+                prompts[i] = self.encoder.encode(self.observations[i], self.histories[i])
+            responses = sample_actions(policy_model, tokenizer, [prompts[i] for i in ready], sampling, device,
+                                       generator)
+            for i, response in zip(ready, responses):
+                generated += len(response)
+                remaining[i] -= 1
+                text = tokenizer.decode(response, skip_special_tokens=True)
+                turn = Turn(prompts[i], response)
+                pending[self._pool.submit(self.envs[i].step, text)] = (i, turn)
+        for segment in open_segments:
+            if segment.turns:
+                i = segment.env_index
+                segment.bootstrap_ids = self.encoder.encode(self.observations[i], self.histories[i])
+                done_segments.append(segment)
+        done_segments.sort(key=lambda segment: segment.env_index)
+        return done_segments, stats, generated
+
+    def _finish_step(self, index: int, turn: Turn, outcome: tuple, open_segments: list[Segment],
+                     done_segments: list[Segment], stats: EnvStats, bootstrap_terminal_segments: bool) -> None:
+        observation, reward, terminated, truncated, info = outcome
+        turn.reward = float(reward)
+        stats.record(reward, info)
+        segment = open_segments[index]
+        segment.turns.append(turn)
+        self.histories[index] = turn.prompt_ids + turn.response_ids
+        session_end = self.segment_on_info and bool(info.get("segment_end"))
+        if terminated or truncated or session_end:
+            if terminated:
+                segment.terminal = True
+            elif truncated or bootstrap_terminal_segments:
+                # A time limit or the next session of the same trajectory: the future still counts.
+                segment.bootstrap_ids = self.encoder.encode(observation, None)
+            else:
+                segment.terminal = True
+            done_segments.append(segment)
+            open_segments[index] = Segment(index)
+            self.histories[index] = None
+        if terminated or truncated:
+            stats.episodes += 1
+            observation, _ = self.envs[index].reset()
+        self.observations[index] = observation
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly here: the envs (pickled) and each copy's position."""
+        return {"envs": self.envs, "observations": self.observations, "histories": self.histories}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        for env in self.envs:
+            env.close()
+        self.envs, self.observations, self.histories = state["envs"], state["observations"], state["histories"]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        for env in self.envs:
+            env.close()

@@ -1,0 +1,79 @@
+"""A small Llama and a tokenizer trained on the env's text: the offline, CPU-sized default model.
+
+Both are saved as an ordinary Hugging Face folder and loaded back through `from_pretrained`, exactly as a
+hub model would be, so the default run exercises the real loading path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
+# Part of the cache key: bump when the architecture or initialization changes.
+TINY_FORMAT = 2
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int):
+    """A BPE tokenizer over words marked with a leading '▁' (SentencePiece style, so decoding restores spaces)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE(unk_token=UNK))
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first"), pre_tokenizers.Digits(individual_digits=True)]
+    )
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS, UNK], show_progress=False)
+    tokenizer.train_from_iterator(list(corpus), trainer=trainer)
+    bos_id = tokenizer.token_to_id(BOS)
+    tokenizer.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, bos_id)])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD,
+                                   unk_token=UNK)
+
+
+def build_tiny_model(output_dir: str | os.PathLike, corpus: Iterable[str], vocab_size: int = 2000,
+                     hidden_size: int = 128, layers: int = 2, max_positions: int = 4096, seed: int = 0,
+                     initializer_range: float = 0.1) -> Path:
+    """Train a tokenizer on `corpus`, initialize a Llama from a config, save both to `output_dir`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = train_tokenizer(corpus, vocab_size)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 4,
+        num_hidden_layers=layers, num_attention_heads=max(1, hidden_size // 32), num_key_value_heads=max(1, hidden_size // 64),
+        max_position_embeddings=max_positions, tie_word_embeddings=False, initializer_range=initializer_range,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    output = Path(output_dir)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=output.name + ".", dir=output.parent))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    # Publish the folder in one rename so a concurrent or killed build never leaves half a model behind.
+    try:
+        os.replace(staging, output)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (output / "config.json").exists():
+            raise
+    return output
+
+
+def cached_tiny_model(corpus: list[str], cache_root: str | os.PathLike, **kwargs) -> Path:
+    """`build_tiny_model` once per distinct corpus and settings; later calls reuse the saved folder."""
+    digest = hashlib.sha256(json.dumps([TINY_FORMAT, corpus, sorted(kwargs.items())]).encode()).hexdigest()[:16]
+    path = Path(cache_root) / "tiny-models" / digest
+    if not (path / "config.json").exists():
+        build_tiny_model(path, corpus, **kwargs)
+    return path

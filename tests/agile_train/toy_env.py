@@ -1,0 +1,42 @@
+"""A text env with a known optimum, for trainer tests: the observation names a word, saying it pays 1."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from agile_gym.spaces import FreeText
+
+WORDS = ("red", "green", "blue")
+
+
+class SayWordEnv(gym.Env[str, str]):
+    """Each step shows 'Say: <word>'; the reward is 1 when the action's first word is that word, 0.25 when it is
+    one of the other words, else 0.
+
+    Saying one fixed word pays 0.5 on average; only a policy that reads the observation gets more.
+
+    An episode has `length` steps; `segment_every` > 0 marks every n-th step with info['segment_end'].
+    """
+
+    def __init__(self, length: int = 1, segment_every: int = 0) -> None:
+        self.length, self.segment_every = length, segment_every
+        self.observation_space = FreeText(64)
+        self.action_space = FreeText(256, examples=WORDS)
+        self._target, self._steps = WORDS[0], 0
+
+    def _observe(self) -> str:
+        self._target = WORDS[int(self.np_random.integers(len(WORDS)))]
+        return f"Say: {self._target}"
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._steps = 0
+        return self._observe(), {}
+
+    def step(self, action: str):
+        first = action.split()[:1]
+        reward = 1.0 if first == [self._target] else 0.25 if first and first[0] in WORDS else 0.0
+        self._steps += 1
+        info = {"segment_end": bool(self.segment_every and self._steps % self.segment_every == 0)}
+        terminated = self._steps >= self.length
+        return self._observe(), reward, terminated, False, info
