@@ -11,7 +11,7 @@ import torch
 
 from agile_train.advantages import compute_gae, token_rewards
 from agile_train.losses import (
-    entropy_from_logits, explained_variance, masked_mean, policy_loss, value_loss,
+    entropy_from_logits, explained_variance, masked_mean, masked_whiten, policy_loss, value_loss,
 )
 from agile_train.models import PolicyWithValue
 from agile_train.rollout import Segment
@@ -145,9 +145,9 @@ def ppo_update(policy: PolicyWithValue, optimizer, scheduler, samples: list[Samp
     """Clipped PPO over `samples` for `epochs` passes, minibatches of whole actions, gradient accumulation."""
     if whiten:
         flat = torch.cat([s.advantages for s in samples])
-        mean, std = flat.mean(), flat.std(unbiased=False)
-        for s in samples:
-            s.advantages = (s.advantages - mean) / (std + 1e-8)
+        whitened = masked_whiten(flat, torch.ones_like(flat)).split([len(s.response_ids) for s in samples])
+        for sample, advantages in zip(samples, whitened):
+            sample.advantages = advantages
     history: dict[str, list[float]] = {}
     policy.train()
     trainable = [p for p in policy.parameters() if p.requires_grad]

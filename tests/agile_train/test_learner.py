@@ -1,0 +1,106 @@
+import torch
+
+from agile_train.envs import make_envs
+from agile_train.generation import Sampling
+from agile_train.learner import assign_advantages, collate, response_logprobs, score_segments
+from agile_train.losses import masked_mean
+from agile_train.rollout import PromptEncoder, RolloutWorker, Segment, Turn
+from tests.agile_train.conftest import TOY_ENV
+
+CPU = torch.device("cpu")
+
+
+def test_only_action_tokens_get_gradient(toy_policy):
+    """The env's text is context: the loss must not depend on how well the model predicts it."""
+    tokenizer, policy = toy_policy
+    prompts = [tokenizer("Say: red").input_ids, tokenizer("Say: blue blue blue").input_ids]
+    responses = [[5, 6, 7], [8]]
+    batch = collate(prompts, responses, tokenizer.pad_token_id, CPU)
+    width = batch.input_ids.shape[1]
+    logits, _ = policy(batch.input_ids, batch.attention_mask, keep=width)
+    logits.retain_grad()
+    window = logits[:, -batch.keep:]
+    loss = -masked_mean(response_logprobs(window, batch), batch.response_mask)
+    loss.backward()
+    grad = logits.grad.abs().sum(-1)
+    response_width = batch.response_ids.shape[1]
+    first_predicting_response = width - response_width - 1
+    assert grad[:, :first_predicting_response].sum() == 0, "prompt positions received gradient"
+    # Row 0 predicts its 3 action tokens; row 1 only its single one (the rest is padding).
+    assert (grad[0, first_predicting_response:first_predicting_response + 3] > 0).all()
+    assert (grad[1, first_predicting_response] > 0) and grad[1, first_predicting_response + 1:].sum() == 0
+
+
+def test_response_logprobs_are_those_of_the_sampled_tokens(toy_policy):
+    tokenizer, policy = toy_policy
+    prompt, response = tokenizer("Say: green").input_ids, [9, 4, 11]
+    batch = collate([prompt, tokenizer("Say:").input_ids], [response, [3]], tokenizer.pad_token_id, CPU)
+    logits, _ = policy(batch.input_ids, batch.attention_mask, batch.keep)
+    ours = response_logprobs(logits, batch)[0]
+    with torch.no_grad():
+        full = policy.model(input_ids=torch.tensor([prompt + response])).logits[0].log_softmax(-1)
+    expected = [full[len(prompt) - 1 + i, token].item() for i, token in enumerate(response)]
+    assert torch.allclose(ours.detach(), torch.tensor(expected), atol=1e-5)
+
+
+def test_kl_to_the_adapter_disabled_reference_is_zero_at_initialization(toy_policy):
+    tokenizer, policy = toy_policy
+    assert policy.is_peft
+    segments = [Segment(0, [Turn(tokenizer("Say: red").input_ids, [5, 6, 7], 1.0)], terminal=True)]
+    scored, _ = score_segments(policy, segments, 4, tokenizer.pad_token_id, CPU)
+    sample = scored[0][0]
+    assert torch.allclose(sample.old_logprobs, sample.ref_logprobs, atol=1e-6)
+    # Perturbing the adapter moves the policy but not the reference.
+    lora = [p for name, p in policy.named_parameters() if "lora_B" in name]
+    saved = [p.detach().clone() for p in lora]
+    with torch.no_grad():
+        for p in lora:
+            p.add_(0.5)
+    try:
+        moved, _ = score_segments(policy, segments, 4, tokenizer.pad_token_id, CPU)
+        assert torch.allclose(moved[0][0].ref_logprobs, sample.ref_logprobs, atol=1e-6)
+        assert not torch.allclose(moved[0][0].old_logprobs, sample.ref_logprobs, atol=1e-3)
+    finally:
+        with torch.no_grad():
+            for p, value in zip(lora, saved):
+                p.copy_(value)
+
+
+def _collect(toy_policy, bootstrap: bool):
+    tokenizer, policy = toy_policy
+    envs = make_envs(TOY_ENV, {"length": 6, "segment_every": 2}, 2)
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64), seed=0)
+    try:
+        return worker.collect(policy.model, tokenizer, 5, Sampling(2, 1.0), CPU, torch.Generator().manual_seed(0),
+                              bootstrap_terminal_segments=bootstrap)
+    finally:
+        worker.close()
+
+
+def test_segments_split_at_segment_end_and_bootstrap_from_the_next_session(toy_policy):
+    tokenizer, _ = toy_policy
+    segments, stats, generated = _collect(toy_policy, bootstrap=True)
+    # Each env: steps 1-2 and 3-4 close at segment_end, step 5 is cut by the rollout's end.
+    assert [len(s.turns) for s in segments] == [2, 2, 1, 2, 2, 1]
+    assert all(not s.terminal and s.bootstrap_ids for s in segments)
+    assert segments[0].bootstrap_ids == segments[1].turns[0].prompt_ids, "bootstrap is not the next session's state"
+    assert len(stats.rewards) == 10 and generated == sum(len(t.response_ids) for s in segments for t in s.turns)
+    terminal, _, _ = _collect(toy_policy, bootstrap=False)
+    assert [s.terminal for s in terminal] == [True, True, False, True, True, False]
+
+
+def test_gae_bootstraps_cut_segments_and_not_terminal_ones(toy_policy):
+    tokenizer, policy = toy_policy
+    prompt = tokenizer("Say: red").input_ids
+    cut = Segment(0, [Turn(prompt, [5], 0.0)], terminal=False, bootstrap_ids=tokenizer("Say: blue").input_ids)
+    end = Segment(1, [Turn(prompt, [5], 0.0)], terminal=True)
+    with torch.no_grad():
+        policy.value_head.bias.fill_(0.25)
+    try:
+        scored, next_values = score_segments(policy, [cut, end], 4, tokenizer.pad_token_id, CPU)
+        samples = assign_advantages(scored, [[0.0], [0.0]], next_values, 0.0, 1.0, 1.0)
+    finally:
+        with torch.no_grad():
+            policy.value_head.bias.zero_()
+    assert next_values == [0.25, 0.0]
+    assert samples[0].returns.tolist() == [0.25] and samples[1].returns.tolist() == [0.0]
