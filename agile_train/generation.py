@@ -62,20 +62,28 @@ def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], 
     outputs = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True,
                     logits_to_keep=1)
     responses: list[list[int]] = [[] for _ in prompts]
-    finished = [False] * len(prompts)
+    active = list(range(len(prompts)))  # the batch's rows, in order
+    finished: set[int] = set()
     next_position = position_ids[:, -1:] + 1
     for _ in range(sampling.max_new_tokens):
         tokens = choose_tokens(outputs.logits[:, -1, :], sampling, generator)
-        for row, token in enumerate(tokens.tolist()):
-            if finished[row]:
+        for row, token in zip(active, tokens.tolist()):
+            if row in finished:
                 continue
             responses[row].append(token)
             if token in eos or _hits_stop(tokenizer, responses[row], sampling.stop_strings):
-                finished[row] = True
-        if all(finished):
+                finished.add(row)
+        if len(finished) == len(prompts):
             break
-        attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(prompts), 1))], dim=1)
         cache = getattr(outputs, "cache", None) or getattr(outputs, "past_key_values", None)
+        keep = [slot for slot, row in enumerate(active) if row not in finished]
+        if len(keep) < len(active) and hasattr(cache, "batch_select_indices"):
+            # Finished rows leave the batch, so the remaining steps only pay for rows still writing.
+            index = torch.tensor(keep, device=device)
+            cache.batch_select_indices(index)
+            tokens, attention_mask, next_position = tokens[index], attention_mask[index], next_position[index]
+            active = [active[slot] for slot in keep]
+        attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(active), 1))], dim=1)
         outputs = model(input_ids=tokens[:, None], attention_mask=attention_mask, position_ids=next_position,
                         use_cache=True, **{cache_argument: cache})
         next_position = next_position + 1

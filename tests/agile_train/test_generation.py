@@ -46,3 +46,16 @@ def test_stop_strings_end_an_action(toy_policy):
             assert stop not in tokenizer.decode(row[:-1], skip_special_tokens=True)
     assert stopped[0] == free[0][: len(stopped[0])]
     assert len(stopped[0]) <= 2
+
+
+def test_rows_that_stop_early_leave_the_batch_without_changing_the_others(toy_policy):
+    tokenizer, policy = toy_policy
+    prompts = [tokenizer(text).input_ids for text in ("Say: red", "Say: blue blue", "Say: green", "Say:")]
+    lone = [sample_actions(policy.model, tokenizer, [p], Sampling(10, 0.0), torch.device("cpu"))[0] for p in prompts]
+    # A stop string taken from one row's greedy text ends that row early inside the batch.
+    stop = tokenizer.decode(lone[0][:2], skip_special_tokens=True).strip()[-1:] or "e"
+    sampling = Sampling(10, 0.0, stop_strings=[stop])
+    batched = sample_actions(policy.model, tokenizer, prompts, sampling, torch.device("cpu"))
+    alone = [sample_actions(policy.model, tokenizer, [p], sampling, torch.device("cpu"))[0] for p in prompts]
+    assert batched == alone
+    assert len({len(row) for row in batched}) > 1, "every row stopped at the same step; nothing left the batch"

@@ -1,0 +1,180 @@
+"""Cost of LLM PPO on this machine: rollout generation and the update step.
+
+    python -m benchmarks.ppo_speed                   # tiny Llama (4 layers, 256 wide); writes results/ppo_speed.json
+    python -m benchmarks.ppo_speed --model ./some-hf-folder --repeats 3
+
+Rollout: the same 8 prompts (256 tokens each) and sampling settings through (a) `generate` one env at a time,
+as LlamaGym-style loops do, (b) batched `generate`, and (c) our batched sampler (`agile_train.generation`).
+Greedy decoding, so all three produce the same tokens (compared token for token); the three are interleaved
+within each repeat and medians reported, because this machine's speed drifts. Update: one PPO minibatch (forward, backward,
+optimizer step) at batch sizes 1/4/16, LoRA vs full fine-tuning, each case in a fresh process so its peak
+memory (max RSS) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def tiny_model(directory: Path, layers: int = 4, hidden: int = 256) -> str:
+    from agile_train.tiny import build_tiny_model
+
+    corpus = [f"question {i} about product {i % 17} with answer {i % 5} and some more words" for i in range(400)]
+    return str(build_tiny_model(directory, corpus, vocab_size=1000, hidden_size=hidden, layers=layers))
+
+
+def prompts_for(tokenizer, count: int, length: int, seed: int = 0) -> list[list[int]]:
+    generator = torch.Generator().manual_seed(seed)
+    low = max(4, len(tokenizer.all_special_ids) + 1)
+    return [torch.randint(low, len(tokenizer), (length,), generator=generator).tolist() for _ in range(count)]
+
+
+def _generate(model, tokenizer, prompts, new_tokens, batched: bool, greedy: bool) -> tuple[int, list[list[int]]]:
+    from agile_train.generation import left_pad
+
+    groups = [prompts] if batched else [[p] for p in prompts]
+    produced, outputs = 0, []
+    for group in groups:
+        ids, mask = left_pad(group, tokenizer.pad_token_id, torch.device("cpu"))
+        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens, do_sample=not greedy,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        for row in out[:, ids.shape[1]:].tolist():
+            if tokenizer.eos_token_id in row:
+                row = row[: row.index(tokenizer.eos_token_id) + 1]
+            outputs.append(row)
+            produced += len(row)
+    return produced, outputs
+
+
+def _ours(model, tokenizer, prompts, new_tokens, greedy: bool) -> tuple[int, list[list[int]]]:
+    from agile_train.generation import Sampling, sample_actions
+
+    rows = sample_actions(model, tokenizer, prompts, Sampling(new_tokens, 0.0 if greedy else 1.0),
+                          torch.device("cpu"), torch.Generator().manual_seed(0))
+    return sum(len(r) for r in rows), rows
+
+
+def rollout_benchmark(model_path: str, envs: int, prompt_tokens: int, new_tokens: int, repeats: int) -> dict:
+    from agile_train.models import load_tokenizer
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path).eval()
+    prompts = prompts_for(tokenizer, envs, prompt_tokens)
+    # Greedy decoding, so every variant produces the same tokens (checked below) and tokens/s compare; under
+    # sampling each variant draws other tokens, stops at other EOS positions, and counts differ.
+    variants = {
+        "generate, one env at a time": lambda: _generate(model, tokenizer, prompts, new_tokens, False, True),
+        "generate, batched": lambda: _generate(model, tokenizer, prompts, new_tokens, True, True),
+        "agile_train sampler, batched": lambda: _ours(model, tokenizer, prompts, new_tokens, True),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    outputs: dict[str, list[list[int]]] = {}
+    with torch.no_grad():
+        _ours(model, tokenizer, prompts[:2], 4, True)  # warm-up
+        for _ in range(repeats):
+            for name, run in variants.items():
+                start = time.perf_counter()
+                produced, outputs[name] = run()
+                rates[name].append(produced / (time.perf_counter() - start))
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    return {
+        "tokens_per_s": medians,
+        "ratio_vs_one_at_a_time": medians["agile_train sampler, batched"] / medians["generate, one env at a time"],
+        "ratio_vs_batched_generate": medians["agile_train sampler, batched"] / medians["generate, batched"],
+        "greedy_tokens_match_generate": outputs["generate, batched"] == outputs["agile_train sampler, batched"],
+        "new_tokens_produced": sum(len(row) for row in outputs["generate, batched"]),
+        "envs": envs, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens, "repeats": repeats,
+    }
+
+
+def _update_case(args: tuple) -> dict:
+    """One PPO minibatch step, in its own process: tokens/s and the process's peak memory."""
+    model_path, lora_r, batch, prompt_tokens, new_tokens, repeats = args
+    from agile_train.config import PPOConfig
+    from agile_train.learner import Sample, ppo_update
+    from agile_train.models import load_policy, load_tokenizer
+
+    torch.manual_seed(0)
+    config = PPOConfig(lora_r=lora_r, device="cpu")
+    tokenizer = load_tokenizer(model_path)
+    policy = load_policy(config, model_path, torch.device("cpu"))
+    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=1e-5)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    prompts = prompts_for(tokenizer, batch, prompt_tokens, seed=1)
+    responses = prompts_for(tokenizer, batch, new_tokens, seed=2)
+    times = []
+    for _ in range(repeats + 1):
+        samples = [Sample(p, r, torch.full((new_tokens,), -3.0), torch.full((new_tokens,), -3.0),
+                          torch.zeros(new_tokens), torch.randn(new_tokens), torch.randn(new_tokens))
+                   for p, r in zip(prompts, responses)]
+        start = time.perf_counter()
+        ppo_update(policy, optimizer, scheduler, samples, epochs=1, minibatch_size=batch,
+                   micro_batch_size=batch, cliprange=0.2, cliprange_value=0.2, vf_coef=0.1, entropy_coef=0.0,
+                   max_grad_norm=1.0, whiten=True, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"),
+                   generator=torch.Generator().manual_seed(0))
+        times.append(time.perf_counter() - start)
+    step_s = statistics.median(times[1:])  # the first step pays for allocation
+    trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
+    return {"mode": "full" if lora_r == 0 else f"lora r={lora_r}", "batch": batch, "step_s": step_s,
+            "tokens_per_s": batch * (prompt_tokens + new_tokens) / step_s, "trainable_params": trainable,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def update_benchmark(model_path: str, prompt_tokens: int, new_tokens: int, repeats: int,
+                     batches=(1, 4, 16), lora_ranks=(16, 0)) -> list[dict]:
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for batch in batches:
+        for lora_r in lora_ranks:
+            with context.Pool(1) as pool:
+                rows.append(pool.apply(_update_case, ((model_path, lora_r, batch, prompt_tokens, new_tokens, repeats),)))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="", help="HF folder or hub name; default: a 4-layer 256-wide tiny Llama")
+    parser.add_argument("--envs", type=int, default=8)
+    parser.add_argument("--prompt-tokens", type=int, default=256)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", default="results/ppo_speed.json")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        model_path = args.model or tiny_model(Path(scratch) / "tiny")
+        rollout = rollout_benchmark(model_path, args.envs, args.prompt_tokens, args.new_tokens, args.repeats)
+        update = update_benchmark(model_path, args.prompt_tokens, args.new_tokens, args.repeats)
+    print(f"\nRollout, {args.envs} envs x {args.prompt_tokens}-token prompts, up to {args.new_tokens} new tokens, "
+          f"greedy ({rollout['new_tokens_produced']} produced; median of {args.repeats}):")
+    print("| variant | new tokens/s |\n|---|---|")
+    for name, rate in rollout["tokens_per_s"].items():
+        print(f"| {name} | {rate:.0f} |")
+    print(f"ours / one-at-a-time: {rollout['ratio_vs_one_at_a_time']:.2f}x; ours / batched generate: "
+          f"{rollout['ratio_vs_batched_generate']:.2f}x; greedy tokens equal: {rollout['greedy_tokens_match_generate']}")
+    print(f"\nUpdate step ({args.prompt_tokens} + {args.new_tokens} tokens per action):")
+    print("| mode | batch | step s | tokens/s | trainable params | peak RSS MB |\n|---|---|---|---|---|---|")
+    for row in update:
+        print(f"| {row['mode']} | {row['batch']} | {row['step_s']:.3f} | {row['tokens_per_s']:.0f} | "
+              f"{row['trainable_params']:,} | {row['peak_rss_mb']:.0f} |")
+    report = {"model": args.model or "tiny llama 4x256", "rollout": rollout, "update": update,
+              "machine": {"platform": platform.platform(), "cpus": multiprocessing.cpu_count(),
+                          "torch": torch.__version__, "threads": torch.get_num_threads()}}
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
