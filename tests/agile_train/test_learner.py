@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from agile_train.envs import make_envs
@@ -104,3 +105,51 @@ def test_gae_bootstraps_cut_segments_and_not_terminal_ones(toy_policy):
             policy.value_head.bias.zero_()
     assert next_values == [0.25, 0.0]
     assert samples[0].returns.tolist() == [0.25] and samples[1].returns.tolist() == [0.0]
+
+
+def test_a_slow_env_step_does_not_stall_the_other_copies(toy_policy):
+    import threading
+
+    from tests.agile_train.toy_env import WaitingEnv
+
+    tokenizer, policy = toy_policy
+    shared = {"event": threading.Event(), "lock": threading.Lock()}
+    envs = [WaitingEnv(i, shared, steps=3, copies=3) for i in range(3)]
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64), seed=0, env_wait_s=0.01)
+    try:
+        segments, stats, _ = worker.collect(policy.model, tokenizer, 3, Sampling(1, 1.0), CPU,
+                                            torch.Generator().manual_seed(0), bootstrap_terminal_segments=True)
+    finally:
+        worker.close()
+    assert shared["released"], "copy 0 was only released by its timeout: the rollout waited for it"
+    assert sorted(len(s.turns) for s in segments) == [3, 3, 3] and len(stats.rewards) == 9
+
+
+def test_concat_context_extends_the_sampled_ids_and_restarts_at_segment_end(toy_policy):
+    tokenizer, policy = toy_policy
+    envs = make_envs(TOY_ENV, {"length": 6, "segment_every": 3}, 1)
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "concat", 512), seed=0)
+    try:
+        segments, _, _ = worker.collect(policy.model, tokenizer, 4, Sampling(3, 1.0), CPU,
+                                        torch.Generator().manual_seed(0), bootstrap_terminal_segments=True)
+    finally:
+        worker.close()
+    first, second = segments
+    turns = first.turns
+    for previous, current in zip(turns, turns[1:]):
+        context = previous.prompt_ids + previous.response_ids
+        assert current.prompt_ids[: len(context)] == context, "the next prompt does not extend the sampled ids"
+    assert len(second.turns[0].prompt_ids) < len(turns[-1].prompt_ids), "a new segment did not start a new context"
+
+
+def test_adaptive_kl_coefficient_moves_toward_the_target():
+    from agile_train.learner import KLController
+
+    fixed = KLController(0.1, target=0.0, horizon=100)
+    fixed.update(kl=5.0, actions=50)
+    assert fixed.coef == 0.1
+    adaptive = KLController(0.1, target=1.0, horizon=100)
+    adaptive.update(kl=5.0, actions=50)
+    assert adaptive.coef == pytest.approx(0.1 * 1.1)
+    adaptive.update(kl=0.0, actions=50)
+    assert adaptive.coef == pytest.approx(0.1 * 1.1 * 0.9)

@@ -40,3 +40,24 @@ class SayWordEnv(gym.Env[str, str]):
         info = {"segment_end": bool(self.segment_every and self._steps % self.segment_every == 0)}
         terminated = self._steps >= self.length
         return self._observe(), reward, terminated, False, info
+
+
+class WaitingEnv(SayWordEnv):
+    """Copy 0's first step blocks until every other copy has stepped `steps` times (or `timeout_s` passes), so a
+    rollout that waits for all copies before generating can only finish by timing out."""
+
+    def __init__(self, index: int, shared: dict, steps: int, copies: int, timeout_s: float = 10.0) -> None:
+        super().__init__(length=100)
+        self.index, self.shared, self.steps, self.copies, self.timeout_s = index, shared, steps, copies, timeout_s
+
+    def step(self, action: str):
+        if self.index == 0 and not self.shared.get("waited"):
+            self.shared["waited"] = True
+            self.shared["released"] = self.shared["event"].wait(self.timeout_s)
+        result = super().step(action)
+        if self.index:
+            with self.shared["lock"]:
+                self.shared["done"] = self.shared.get("done", 0) + 1
+                if self.shared["done"] == self.steps * (self.copies - 1):
+                    self.shared["event"].set()
+        return result
