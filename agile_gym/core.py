@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import gymnasium as gym
+import numpy as np
 
 from agile_gym.actions import (
     ANSWER,
@@ -126,6 +127,7 @@ class AgileEnv(gym.Env[str, str]):
         self._retrieved = Retrieved()
         self._metrics = SessionMetrics()
         self._transcript: list[str] = []
+        self._similar: tuple[float, np.ndarray, np.ndarray] | None = None
         self._done = True
 
     # ---- hooks a task implements -------------------------------------------------------------------
@@ -202,6 +204,7 @@ class AgileEnv(gym.Env[str, str]):
         self._position, self._phase, self._done = 0, ANSWER_PHASE, False
         self._metrics = SessionMetrics()
         self._transcript = []
+        self._similar = None
         observation = self._question_observation("")
         return observation, self._info()
 
@@ -381,22 +384,13 @@ class AgileEnv(gym.Env[str, str]):
         """(later, earlier): questions of this session similar to the open one that come after it, and that
         came before it (and so, with memory on, are in memory). Similar means the same scope and a Jaccard
         overlap of at least `threshold` between their stemmed word sets. Feeds the paper's heuristic state
-        advantage (`agile_gym.wrappers.SessionAdvantage`)."""
+        advantage (`agile_gym.wrappers.SessionAdvantage`). Counted once per session, then looked up."""
         if self._done:
             raise RuntimeError("no question is open: call reset()")
-        item = self._items[self._position]
-        words = _word_set(item.question.question)
-
-        def similar(other: SessionItem) -> bool:
-            if other.scope != item.scope:
-                return False
-            other_words = _word_set(other.question.question)
-            union = words | other_words
-            return bool(union) and len(words & other_words) / len(union) >= threshold
-
-        later = sum(similar(other) for other in self._items[self._position + 1:])
-        earlier = sum(similar(other) for other in self._items[: self._position]) if self.use_memory else 0
-        return later, earlier
+        if self._similar is None or self._similar[0] != threshold:
+            self._similar = (threshold, *_similarity_counts(self._items, threshold))
+        _, later, earlier = self._similar
+        return int(later[self._position]), int(earlier[self._position]) if self.use_memory else 0
 
     def _log(self, line: str) -> None:
         self._transcript.append(line)
@@ -408,9 +402,36 @@ class AgileEnv(gym.Env[str, str]):
         return None
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 17)
 def _word_set(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
+
+
+def _similarity_counts(items: list[SessionItem], threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per position: how many later and earlier items of the same scope are similar (word-set Jaccard >=
+    threshold). An inverted index per scope keeps this near-linear in practice instead of all pairs."""
+    later, earlier = np.zeros(len(items), dtype=np.int64), np.zeros(len(items), dtype=np.int64)
+    by_scope: dict[str, list[int]] = {}
+    for position, item in enumerate(items):
+        by_scope.setdefault(item.scope, []).append(position)
+    for positions in by_scope.values():
+        word_sets = [_word_set(items[p].question.question) for p in positions]
+        postings: dict[str, list[int]] = {}
+        for local, words in enumerate(word_sets):
+            for word in words:
+                postings.setdefault(word, []).append(local)
+        arrays = {word: np.asarray(locals_, dtype=np.int64) for word, locals_ in postings.items()}
+        sizes = np.asarray([len(words) for words in word_sets], dtype=np.float64)
+        for local, words in enumerate(word_sets):
+            if not words:
+                continue
+            shared = np.bincount(np.concatenate([arrays[word] for word in words]), minlength=len(positions))
+            union = sizes[local] + sizes - shared
+            similar = shared / np.maximum(union, 1) >= threshold
+            similar[local] = False
+            later[positions[local]] = int(similar[local + 1:].sum())
+            earlier[positions[local]] = int(similar[:local].sum())
+    return later, earlier
 
 
 __all__ = ["AgileEnv", "ExpertView", "Outcome", "SessionItem"]

@@ -1,5 +1,6 @@
 """Wrappers that change one thing each about an agile env."""
 
+from agile_gym.wrappers.advice_decision import FEATURES, AdviceDecisionWrapper, MemoryAnswerer, Proposal
 from agile_gym.wrappers.session_advantage import SessionAdvantage
 
-__all__ = ["SessionAdvantage"]
+__all__ = ["FEATURES", "AdviceDecisionWrapper", "MemoryAnswerer", "Proposal", "SessionAdvantage"]

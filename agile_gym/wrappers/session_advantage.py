@@ -12,7 +12,7 @@ from typing import Any
 import gymnasium as gym
 
 
-class SessionAdvantage(gym.Wrapper):
+class SessionAdvantage(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Adds the heuristic state advantage A_i to the reward of the step that closes a question's session.
 
     The inner env must expose `similar_questions(threshold) -> (later, earlier)` on `env.unwrapped` (every
@@ -29,6 +29,7 @@ class SessionAdvantage(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, beta: float = 0.1, similarity: float = 0.5, on: str = "advice") -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, beta=beta, similarity=similarity, on=on)
         super().__init__(env)
         if not callable(getattr(env.unwrapped, "similar_questions", None)):
             raise TypeError(

@@ -51,3 +51,27 @@ def test_session_advantage_is_paid_only_after_advice_by_default():
 def test_session_advantage_refuses_envs_without_the_hook():
     with pytest.raises(TypeError, match="similar_questions"):
         SessionAdvantage(gym.make("CartPole-v1"))
+
+
+def test_similar_question_counts_match_a_pairwise_count():
+    from agile_gym.core import _word_set
+
+    env = gym.make("agile/ProductQA-v0", split="train", shuffle=True)
+    env.reset(seed=4)
+    core = env.unwrapped
+    items = core._items
+    expected = []
+    for i, item in enumerate(items):
+        words = _word_set(item.question.question)
+
+        def similar(other):
+            union = words | _word_set(other.question.question)
+            return other.scope == item.scope and len(words & _word_set(other.question.question)) / len(union) >= 0.4
+
+        expected.append((sum(similar(o) for o in items[i + 1:]), sum(similar(o) for o in items[:i])))
+    counted = []
+    for _ in items:
+        counted.append(core.similar_questions(0.4))
+        env.step("[PredictAnswer]\n[Answer]: yes")
+    assert counted == expected
+    assert any(later for later, _ in counted) and any(earlier for _, earlier in counted)

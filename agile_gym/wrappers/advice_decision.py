@@ -1,0 +1,212 @@
+"""AGILE's central decision as an ordinary RL problem: per question, answer now, search, or ask the expert.
+
+    env = AdviceDecisionWrapper(gym.make("agile/ProductQA-v0", split="train"))
+    stable_baselines3.PPO("MlpPolicy", env).learn(50_000)
+
+One wrapper step is one question. The agent picks a macro action; an answering component writes the action
+text; after advice the wrapper also writes the reflection, so memory fills exactly as with an LLM agent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from agile_gym.actions import ANSWER, NO_INFORMATION, PREDICT_ANSWER, REFLECTION, SEARCH_PRODUCT, SEEK_ADVICE, SHORT_ANSWER
+from agile_gym.core import REFLECT_PHASE
+from agile_gym.memory.retrieval import tokenize
+
+ANSWER_NOW, SEARCH, ASK_ADVICE = 0, 1, 2
+ACTION_NAMES = ("answer now", "search", "seek advice")
+QUESTION_TYPES = ("fact_qa", "search_qa", "reasoning_qa", "mcq")
+
+_SHORT_IN_MEMORY = re.compile(r"\[Short Answer\]:\s*(.+)")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the answering component would do now: the action text and how sure it is (0..1)."""
+
+    answer: str
+    confidence: float
+    search: str | None = None  # an action text for the search macro action; None: it cannot search
+
+
+class Answerer(Protocol):
+    def propose(self, observation: str, info: dict[str, Any]) -> Proposal: ...
+
+    def reflect(self, observation: str, info: dict[str, Any]) -> str: ...
+
+
+class MemoryAnswerer:
+    """Answers without a model, from what the env shows in `info`.
+
+    ProductQA: a retrieved history answer whose score reaches `history_threshold` (confidence grows with the
+    score), else the product metadata value whose feature name the question mentions (confidence 0.5), else
+    'yes' (0.0); search questions reuse a close history answer or say 'none'. Multiple choice: the option
+    sharing most words with retrieved memory (confidence = its share of the overlap). It cannot write SQL.
+    Its reflection after advice stores the question with the expert's answer as knowledge.
+    """
+
+    def __init__(self, history_threshold: float = 1.2) -> None:
+        self.history_threshold = history_threshold
+
+    def propose(self, observation: str, info: dict[str, Any]) -> Proposal:
+        question = info["question"]
+        if "options" in question:
+            letter, confidence = self._option(info, question["options"])
+            return Proposal(_answer_text(letter), confidence)
+        remembered = self._from_history(info)
+        if remembered is not None:
+            answer, score = remembered
+            return Proposal(_answer_text(answer), 1.0 - math.exp(-score / 4.0))
+        if question["type"] == "search_qa":
+            return Proposal(_answer_text("none"), 0.0)
+        feature_value = self._from_metadata(question)
+        if feature_value is not None:
+            return Proposal(_answer_text(feature_value), 0.5)
+        return Proposal(_answer_text("yes"), 0.0)
+
+    def reflect(self, observation: str, info: dict[str, Any]) -> str:
+        feedback = (info.get("result") or {}).get("feedback", "")
+        advice = feedback.removeprefix("Expert advice:").strip()
+        if not advice:
+            return NO_INFORMATION
+        return f"{REFLECTION}: For '{info['question']['text']}': {advice[:400]}"
+
+    def _from_history(self, info: dict[str, Any]) -> tuple[str, float] | None:
+        for entry in info["memory"]["history"]:
+            if entry["score"] >= self.history_threshold:
+                match = _SHORT_IN_MEMORY.search(entry["answer"])
+                return (match.group(1) if match else entry["answer"]), float(entry["score"])
+        return None
+
+    @staticmethod
+    def _from_metadata(question: dict[str, Any]) -> str | None:
+        words = set(tokenize(question["text"]))
+        best, best_overlap = None, 0
+        for feature, value in question.get("product", {}).items():
+            overlap = len(words & set(tokenize(feature.replace("_", " "))))
+            if overlap > best_overlap and feature != "title":
+                best, best_overlap = str(value), overlap
+        return best
+
+    @staticmethod
+    def _option(info: dict[str, Any], options: dict[str, str]) -> tuple[str, float]:
+        remembered: set[str] = set()
+        for entry in info["memory"]["history"]:
+            remembered |= set(tokenize(entry["answer"]))
+        for entry in info["memory"]["knowledge"]:
+            remembered |= set(tokenize(entry["text"]))
+        overlaps = {letter: len(set(tokenize(text)) & remembered) for letter, text in options.items()}
+        best = max(options, key=lambda letter: (overlaps[letter], -ord(letter[0])))
+        total = sum(overlaps.values())
+        return best, (overlaps[best] / total if total else 0.0)
+
+
+def _answer_text(answer: str) -> str:
+    return f"{PREDICT_ANSWER}\n{ANSWER} {answer}\n{SHORT_ANSWER} {answer}"
+
+
+FEATURES = (
+    "history_top_score", "history_count", "knowledge_top_score", "knowledge_count",
+    *(f"type_{name}" for name in QUESTION_TYPES), "type_other",
+    "session_position", "metadata_covers_question", "answerer_confidence", "answerer_can_search",
+    "similar_earlier_questions", "advice_rate_so_far", "advice_cost",
+)
+
+
+FEATURE_MAX = 100.0  # log-scaled scores and shares stay far below this; values are clipped to it
+
+
+class AdviceDecisionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """`Discrete(3)` macro actions and a `Box` of numeric features for one question at a time.
+
+    ## Action Space
+    `Discrete(3)`: 0 answer now (the answerer's proposal), 1 search (the answerer's search action; an
+    answerer that cannot search, such as the built-in `MemoryAnswerer`, answers instead), 2 seek advice
+    (then the answerer's reflection is stored, as an LLM agent would write one).
+
+    ## Observation Space
+    `Box(0, FEATURE_MAX, (len(FEATURES),))` float32, every entry finite: `FEATURES` names them. Retrieval scores are
+    log1p(BM25 score) of the best retrieved history / knowledge entry and counts are retrieved entries / k;
+    the question type one-hot; position in the session (0..1); whether a product metadata feature is named
+    in the question; the answerer's confidence and whether it can search; log1p(similar questions earlier in
+    the session, which memory holds); the advice rate so far; the advice cost. All zeros after the last
+    question.
+
+    ## Rewards
+    The inner env's, unchanged: 1 correct, 0 wrong, 1 - advice_cost for advice (reflection steps add 0), so
+    totals compare with LLM runs. `info` is the inner env's info after the question is settled.
+
+    ## Episode End
+    When the inner session ends (terminated) or is cut (truncated).
+    """
+
+    def __init__(self, env: gym.Env, answerer: Answerer | None = None) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, answerer=answerer)
+        super().__init__(env)
+        self.answerer = answerer or MemoryAnswerer()
+        self.action_space = gym.spaces.Discrete(3)
+        self.observation_space = gym.spaces.Box(0.0, FEATURE_MAX, shape=(len(FEATURES),), dtype=np.float32)
+        core = env.unwrapped
+        self._history_k = max(1, getattr(core, "history_k", 1))
+        self._knowledge_k = max(1, getattr(core, "knowledge_k", 1))
+        self._text = ""
+        self._info: dict[str, Any] = {}
+        self._proposal: Proposal | None = None
+
+    def reset(self, **kwargs) -> tuple[np.ndarray, dict]:
+        self._text, self._info = self.env.reset(**kwargs)
+        return self._features(), self._info
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be 0 (answer), 1 (search) or 2 (advice), got {action!r}")
+        proposal = self._proposal or self.answerer.propose(self._text, self._info)
+        if int(action) == ASK_ADVICE:
+            text = SEEK_ADVICE
+        elif int(action) == SEARCH and proposal.search is not None:
+            text = proposal.search
+        else:
+            text = proposal.answer
+        self._text, reward, terminated, truncated, self._info = self.env.step(text)
+        result = self._info.get("result")
+        if self._info.get("phase") == REFLECT_PHASE and not (terminated or truncated):
+            reflection = self.answerer.reflect(self._text, self._info)
+            self._text, extra, terminated, truncated, self._info = self.env.step(reflection)
+            reward += extra
+            self._info["result"] = result  # the question's outcome, not the reflection's
+        return self._features(), float(reward), terminated, truncated, self._info
+
+    def _features(self) -> np.ndarray:
+        self._proposal = None
+        features = np.zeros(len(FEATURES), dtype=np.float32)
+        question = self._info.get("question")
+        if question is None:
+            return features
+        self._proposal = self.answerer.propose(self._text, self._info)
+        history, knowledge = self._info["memory"]["history"], self._info["memory"]["knowledge"]
+        types = [float(question["type"] == name) for name in QUESTION_TYPES]
+        words = set(tokenize(question["text"]))
+        covered = any(words & set(tokenize(feature.replace("_", " "))) for feature in question.get("product", {})
+                      if feature != "title")
+        core = self.env.unwrapped
+        earlier = core.similar_questions()[1] if callable(getattr(core, "similar_questions", None)) else 0
+        metrics = self._info.get("metrics", {})
+        values = [
+            math.log1p(max((e["score"] for e in history), default=0.0)), len(history) / self._history_k,
+            math.log1p(max((e["score"] for e in knowledge), default=0.0)), len(knowledge) / self._knowledge_k,
+            *types, float(not any(types)),
+            question["index"] / max(1, question["session_length"]), float(covered),
+            self._proposal.confidence, float(self._proposal.search is not None),
+            math.log1p(earlier), float(metrics.get("advice_rate", 0.0)), float(getattr(core, "advice_cost", 0.0)),
+        ]
+        values = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=FEATURE_MAX, neginf=0.0)
+        features[:] = np.clip(values, 0.0, FEATURE_MAX)
+        return features
