@@ -10,107 +10,19 @@ text; after advice the wrapper also writes the reflection, so memory fills exact
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from agile_gym.actions import ANSWER, NO_INFORMATION, PREDICT_ANSWER, REFLECTION, SEARCH_PRODUCT, SEEK_ADVICE, SHORT_ANSWER
+from agile_gym.actions import SEEK_ADVICE
+from agile_gym.answerer import Answerer, MemoryAnswerer, Proposal
 from agile_gym.core import REFLECT_PHASE
 from agile_gym.memory.retrieval import tokenize
 
 ANSWER_NOW, SEARCH, ASK_ADVICE = 0, 1, 2
 ACTION_NAMES = ("answer now", "search", "seek advice")
 QUESTION_TYPES = ("fact_qa", "search_qa", "reasoning_qa", "mcq")
-
-_SHORT_IN_MEMORY = re.compile(r"\[Short Answer\]:\s*(.+)")
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """What the answering component would do now: the action text and how sure it is (0..1)."""
-
-    answer: str
-    confidence: float
-    search: str | None = None  # an action text for the search macro action; None: it cannot search
-
-
-class Answerer(Protocol):
-    def propose(self, observation: str, info: dict[str, Any]) -> Proposal: ...
-
-    def reflect(self, observation: str, info: dict[str, Any]) -> str: ...
-
-
-class MemoryAnswerer:
-    """Answers without a model, from what the env shows in `info`.
-
-    ProductQA: a retrieved history answer whose score reaches `history_threshold` (confidence grows with the
-    score), else the product metadata value whose feature name the question mentions (confidence 0.5), else
-    'yes' (0.0); search questions reuse a close history answer or say 'none'. Multiple choice: the option
-    sharing most words with retrieved memory (confidence = its share of the overlap). It cannot write SQL.
-    Its reflection after advice stores the question with the expert's answer as knowledge.
-    """
-
-    def __init__(self, history_threshold: float = 1.2) -> None:
-        self.history_threshold = history_threshold
-
-    def propose(self, observation: str, info: dict[str, Any]) -> Proposal:
-        question = info["question"]
-        if "options" in question:
-            letter, confidence = self._option(info, question["options"])
-            return Proposal(_answer_text(letter), confidence)
-        remembered = self._from_history(info)
-        if remembered is not None:
-            answer, score = remembered
-            return Proposal(_answer_text(answer), 1.0 - math.exp(-score / 4.0))
-        if question["type"] == "search_qa":
-            return Proposal(_answer_text("none"), 0.0)
-        feature_value = self._from_metadata(question)
-        if feature_value is not None:
-            return Proposal(_answer_text(feature_value), 0.5)
-        return Proposal(_answer_text("yes"), 0.0)
-
-    def reflect(self, observation: str, info: dict[str, Any]) -> str:
-        feedback = (info.get("result") or {}).get("feedback", "")
-        advice = feedback.removeprefix("Expert advice:").strip()
-        if not advice:
-            return NO_INFORMATION
-        return f"{REFLECTION}: For '{info['question']['text']}': {advice[:400]}"
-
-    def _from_history(self, info: dict[str, Any]) -> tuple[str, float] | None:
-        for entry in info["memory"]["history"]:
-            if entry["score"] >= self.history_threshold:
-                match = _SHORT_IN_MEMORY.search(entry["answer"])
-                return (match.group(1) if match else entry["answer"]), float(entry["score"])
-        return None
-
-    @staticmethod
-    def _from_metadata(question: dict[str, Any]) -> str | None:
-        words = set(tokenize(question["text"]))
-        best, best_overlap = None, 0
-        for feature, value in question.get("product", {}).items():
-            overlap = len(words & set(tokenize(feature.replace("_", " "))))
-            if overlap > best_overlap and feature != "title":
-                best, best_overlap = str(value), overlap
-        return best
-
-    @staticmethod
-    def _option(info: dict[str, Any], options: dict[str, str]) -> tuple[str, float]:
-        remembered: set[str] = set()
-        for entry in info["memory"]["history"]:
-            remembered |= set(tokenize(entry["answer"]))
-        for entry in info["memory"]["knowledge"]:
-            remembered |= set(tokenize(entry["text"]))
-        overlaps = {letter: len(set(tokenize(text)) & remembered) for letter, text in options.items()}
-        best = max(options, key=lambda letter: (overlaps[letter], -ord(letter[0])))
-        total = sum(overlaps.values())
-        return best, (overlaps[best] / total if total else 0.0)
-
-
-def _answer_text(answer: str) -> str:
-    return f"{PREDICT_ANSWER}\n{ANSWER} {answer}\n{SHORT_ANSWER} {answer}"
 
 
 FEATURES = (
