@@ -12,18 +12,25 @@ import agile_gym  # noqa: F401  (registers the agile/ ids)
 
 
 def env_factory(env: str, kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
-    """A callable that builds one copy of `env` (a registered id or 'package.module:Class')."""
+    """A callable that builds one copy of `env`: a registered id, 'package.module:Class', or Gymnasium's
+    'package.module:EnvId-v0' (the module is imported first so that it can register the id)."""
     if ":" in env and env not in gym.registry:
         module_name, _, attribute = env.partition(":")
         try:
-            target = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as error:
-            raise ValueError(f"cannot import the env entry point {env!r}: {error}") from None
-        return lambda: target(**kwargs)
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ValueError(f"cannot import the module of env {env!r}: {error}") from None
+        if hasattr(module, attribute):
+            target = getattr(module, attribute)
+            return lambda: target(**kwargs)
+        if attribute in gym.registry:
+            return lambda: gym.make(attribute, **kwargs)
+        raise ValueError(f"{module_name} has no class {attribute!r} and registers no env id {attribute!r}")
     if env not in gym.registry:
         close = [name for name in gym.registry if env.split("/")[-1].lower() in name.lower()][:5]
         hint = f" Did you mean one of {close}?" if close else ""
-        raise ValueError(f"unknown env id {env!r}: register it with gymnasium.register or pass 'module:Class'.{hint}")
+        raise ValueError(f"unknown env id {env!r}: register it with gymnasium.register, or pass 'module:Class' or "
+                         f"'module:EnvId' so the module that registers it is imported.{hint}")
     return lambda: gym.make(env, **kwargs)
 
 

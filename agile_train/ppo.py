@@ -85,7 +85,7 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
     warmup = max(1, config.warmup_iterations)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-    generators = {"sampling": torch.Generator().manual_seed(config.seed),
+    generators = {"sampling": torch.Generator(device=device).manual_seed(config.seed),
                   "minibatches": torch.Generator().manual_seed(config.seed + 1)}
     encoder = PromptEncoder(tokenizer, config.chat_template, config.context, config.max_prompt_tokens)
     worker = RolloutWorker(envs, encoder, config.seed, env_wait_s=config.env_wait_s)

@@ -115,3 +115,16 @@ def test_cli_help_lists_options_with_defaults():
 def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert main(["--env", "agile/NoSuchEnv-v0", "--output-dir", str(tmp_path)]) == 2
     assert "unknown env id" in capsys.readouterr().err
+
+
+def test_env_given_as_module_and_registered_id(tmp_path):
+    import gymnasium as gym
+
+    from agile_train.envs import env_factory
+
+    if "toy/SayWord-v0" not in gym.registry:
+        gym.register("toy/SayWord-v0", entry_point=TOY_ENV)
+    env = env_factory("tests.agile_train.toy_env:toy/SayWord-v0", {"length": 2})()
+    assert env.unwrapped.length == 2
+    with pytest.raises(ValueError, match="registers no env id"):
+        env_factory("tests.agile_train.toy_env:Nope-v0", {})
