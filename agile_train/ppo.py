@@ -53,12 +53,17 @@ def resolve_run_config(config: PPOConfig) -> PPOConfig:
     return PPOConfig(**{f.name: values[f.name] for f in dataclasses.fields(PPOConfig) if f.name in values})
 
 
-def build_model_and_tokenizer(config, device: torch.device):
-    """Tokenizer and policy for `config.model` (building the tiny model from the env's text when asked)."""
+def resolve_model_path_for(config) -> str:
+    """The model folder or hub name for `config.model`; the tiny model is built from the env's own text."""
     from agile_gym.data.paths import cache_dir
 
     factory = env_factory(config.env, config.env_kwargs_dict())
-    model_path = resolve_model_path(config, lambda: env_corpus(factory(), seed=config.seed), cache_dir())
+    return resolve_model_path(config, lambda: env_corpus(factory(), seed=config.seed), cache_dir())
+
+
+def build_model_and_tokenizer(config, device: torch.device):
+    """Tokenizer and policy for `config.model` (building the tiny model from the env's text when asked)."""
+    model_path = resolve_model_path_for(config)
     tokenizer = load_tokenizer(model_path)
     policy = load_policy(config, model_path, device, adapter=getattr(config, "init_adapter", ""))
     return model_path, tokenizer, policy
