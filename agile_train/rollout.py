@@ -135,8 +135,12 @@ class RolloutWorker:
         pending: dict[futures.Future, tuple[int, Turn]] = {}
         generated = 0
         policy_model.eval()
+        def ready_copies() -> list[int]:
+            busy = {index for index, _ in pending.values()}
+            return [i for i in range(count) if remaining[i] and i not in busy]
+
         while any(remaining) or pending:
-            ready = [i for i in range(count) if remaining[i] and not any(j == i for j, _ in pending.values())]
+            ready = ready_copies()
             if pending and (self.env_wait_s < 0 or not ready):
                 done, _ = futures.wait(pending, return_when=futures.ALL_COMPLETED if self.env_wait_s < 0
                                        else futures.FIRST_COMPLETED)
@@ -148,7 +152,7 @@ class RolloutWorker:
                 index, turn = pending.pop(future)
                 self._finish_step(index, turn, future.result(), open_segments, done_segments, stats,
                                   bootstrap_terminal_segments)
-            ready = [i for i in range(count) if remaining[i] and not any(j == i for j, _ in pending.values())]
+            ready = ready_copies()
             if not ready:
                 continue
             for i in ready:
