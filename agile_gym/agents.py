@@ -6,11 +6,17 @@ they read `info`, and the oracle reads gold answers through the env's documented
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
-from agile_gym.actions import NO_INFORMATION, SEEK_ADVICE
+import numpy as np
+
+from agile_gym.actions import NO_INFORMATION, SEARCH_PRODUCT, SEEK_ADVICE
 from agile_gym.answerer import MemoryAnswerer
 from agile_gym.core import REFLECT_PHASE
+from agile_gym.data.types import Question
+from agile_gym.grading import normalize_answer
+from agile_gym.memory.retrieval import tokenize
 
 
 class Agent(Protocol):
@@ -48,10 +54,63 @@ class NeverAdviceAgent:
         return self.answerer.propose(observation, info).answer
 
 
+class ExpertAgent:
+    """What a good agent does, decided from gold data through `env.unwrapped.expert()`: the imitation teacher.
+
+    Per question: answer (with the gold answer) when the prompt already holds it (a retrieved history or
+    knowledge entry, or the product metadata, contains the gold short answer); for search questions with
+    reference SQL, search with that SQL; otherwise seek advice, then reflect with the data's lesson (or a
+    generalization built from the answer). `extra_advice_rate` asks for advice even when the prompt holds
+    the answer (a more cautious teacher); `answer_rate` answers some questions it could not know (a bolder one).
+    """
+
+    def __init__(self, env, extra_advice_rate: float = 0.0, answer_rate: float = 0.0, seed: int = 0,
+                 match_score: float = 1.2) -> None:
+        for name, value in (("extra_advice_rate", extra_advice_rate), ("answer_rate", answer_rate)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        self.env = env.unwrapped
+        self.extra_advice_rate, self.answer_rate, self.match_score = extra_advice_rate, answer_rate, match_score
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        expert = self.env.expert()
+        if info["phase"] == REFLECT_PHASE:
+            return expert.reflection_action
+        question = expert.question
+        if question.reference_sql and getattr(self.env, "use_tools", False):
+            return f"{SEARCH_PRODUCT}\n[SQL]: {question.reference_sql}"
+        known = self.prompt_holds_answer(info, question)
+        if known and self.rng.random() >= self.extra_advice_rate:
+            return expert.answer_action
+        if not known and self.rng.random() < self.answer_rate:
+            return expert.answer_action
+        return expert.advice_action if "SeekAdvice" in " ".join(info["available_actions"]) else expert.answer_action
+
+    def prompt_holds_answer(self, info: dict[str, Any], question: Question) -> bool:
+        """Whether the prompt already answers the question: a closely retrieved history or knowledge entry
+        (BM25 score >= `match_score`) contains the gold short answer (for multiple choice, the gold option's
+        text) as a whole word or phrase, or the product metadata value of a feature the question names equals it."""
+        gold = normalize_answer(dict(question.options)[question.gold_short] if question.options else question.gold_short)
+        if not gold:
+            return False
+        pattern = re.compile(rf"(?<!\w){re.escape(gold)}(?!\w)")
+        memory = info["memory"]
+        close = [e["answer"] for e in memory["history"] if e["score"] >= self.match_score]
+        close += [e["text"] for e in memory["knowledge"] if e["score"] >= self.match_score]
+        if any(pattern.search(normalize_answer(text)) for text in close):
+            return True
+        shown = info["question"]
+        words = set(tokenize(shown["text"]))
+        return any(normalize_answer(str(value)) == gold for feature, value in shown.get("product", {}).items()
+                   if feature != "title" and words & set(tokenize(feature.replace("_", " "))))
+
+
 AGENTS = {
     "always-advice": lambda env: AlwaysAdviceAgent(),
     "never-advice": lambda env: NeverAdviceAgent(),
     "oracle": OracleAgent,
+    "expert": ExpertAgent,
 }
 
 
