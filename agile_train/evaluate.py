@@ -28,14 +28,16 @@ from agile_train.ppo import resolve_model_path_for
 from agile_train.rollout import PromptEncoder
 
 
-def adapter_folder(path: str) -> str:
-    """A LoRA folder, or a run folder whose latest checkpoint holds one."""
+def adapter_folders(path: str) -> tuple[str, str]:
+    """(adapter, merged first): a LoRA folder, or a PPO run folder whose latest checkpoint holds one, with the
+    run's `init_adapter` (its SFT adapter) to merge into the base model before it."""
     folder = Path(path)
     if (folder / "adapter_config.json").exists():
-        return str(folder)
+        return str(folder), ""
     checkpoint = latest_checkpoint(folder)
     if checkpoint is not None and (checkpoint / "policy" / "adapter_config.json").exists():
-        return str(checkpoint / "policy")
+        run_config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
+        return str(checkpoint / "policy"), run_config.get("init_adapter", "")
     raise FileNotFoundError(f"--adapter {path}: neither a LoRA adapter folder (adapter_config.json) nor a run "
                             "folder with a LoRA checkpoint")
 
@@ -48,13 +50,16 @@ def base_model_of(adapter: str) -> str:
 def evaluate(config: RunConfig, adapter: str = "", num_envs: int = 1, progress: bool = True) -> dict:
     device = resolve_device("auto")
     envs = make_envs(config.env, config.env_kwargs_dict(), num_envs)
+    merge_first = ""
     if adapter:
-        adapter = adapter_folder(adapter)
-    model_path = base_model_of(adapter) if adapter and config.model == TINY_MODEL else resolve_model_path_for(config)
+        adapter, merge_first = adapter_folders(adapter)
+    base_adapter = merge_first or adapter
+    model_path = base_model_of(base_adapter) if adapter and config.model == TINY_MODEL else resolve_model_path_for(config)
     tokenizer = load_tokenizer(adapter or model_path)
     # No adapter means the plain model: no fresh LoRA layers around it.
     plain = config if adapter else dataclasses.replace(config, lora_r=0)
-    policy = load_policy(plain, model_path, device, adapter=adapter, with_reference=False).eval()
+    policy = load_policy(plain, model_path, device, adapter=adapter, with_reference=False,
+                         merge_first=merge_first).eval()
     encoder = PromptEncoder(tokenizer, config.chat_template, "last", config.max_prompt_tokens)
     sampling = Sampling(config.max_new_tokens, temperature=0.0)
     observations, infos = zip(*(env.reset(seed=config.seed + i) for i, env in enumerate(envs)))
@@ -79,7 +84,7 @@ def evaluate(config: RunConfig, adapter: str = "", num_envs: int = 1, progress: 
         bar.close()
     report = aggregate([info.get("metrics") for info in infos], returns)
     report.update({"env": config.env, "env_kwargs": config.env_kwargs_dict(), "model": model_path,
-                   "adapter": adapter or None, "sessions": num_envs, "generated_tokens": generated,
+                   "adapter": adapter or None, "merged_adapter": merge_first or None, "sessions": num_envs, "generated_tokens": generated,
                    "wall_s": round(time.perf_counter() - began, 2)})
     for env in envs:
         env.close()

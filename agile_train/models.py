@@ -133,8 +133,10 @@ def load_tokenizer(model_path: str):
 
 
 def load_policy(config: RunConfig, model_path: str, device: torch.device, adapter: str = "",
-                with_reference: bool = True) -> PolicyWithValue:
-    """Base model from `model_path`; then the LoRA adapter at `adapter`, or a fresh one (lora_r > 0), or none."""
+                with_reference: bool = True, merge_first: str = "") -> PolicyWithValue:
+    """Base model from `model_path`, with the LoRA adapter `merge_first` merged into its weights (the SFT
+    policy, so that it is also the reference); then the LoRA adapter at `adapter`, or a fresh one
+    (lora_r > 0), or none."""
     from transformers import AutoModelForCausalLM
 
     dtype = resolve_dtype(config.dtype, device)
@@ -142,6 +144,10 @@ def load_policy(config: RunConfig, model_path: str, device: torch.device, adapte
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
     except OSError as error:
         raise OSError(f"cannot load model {model_path!r}: {error}. Offline, pass a local folder or --model tiny.") from None
+    if merge_first:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, merge_first).merge_and_unload()
     model.to(device)
     reference = None
     if adapter:
@@ -165,6 +171,7 @@ def load_policy(config: RunConfig, model_path: str, device: torch.device, adapte
         reference = copy.deepcopy(model).eval().requires_grad_(False)
     policy = PolicyWithValue(model, reference).to(device)
     policy.value_head.float()
-    if adapter:
-        policy.load_value_head(adapter)
+    for folder in (merge_first, adapter):
+        if folder:
+            policy.load_value_head(folder)
     return policy

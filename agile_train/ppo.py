@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from agile_train.checkpoint import latest_checkpoint, load_policy_weights, load_training_state, save_checkpoint
-from agile_train.config import PPOConfig
+from agile_train.config import TINY_MODEL, PPOConfig
 from agile_train.envs import env_corpus, env_factory, make_envs
 from agile_train.generation import Sampling
 from agile_train.learner import (
@@ -62,10 +62,19 @@ def resolve_model_path_for(config) -> str:
 
 
 def build_model_and_tokenizer(config, device: torch.device):
-    """Tokenizer and policy for `config.model` (building the tiny model from the env's text when asked)."""
-    model_path = resolve_model_path_for(config)
-    tokenizer = load_tokenizer(model_path)
-    policy = load_policy(config, model_path, device, adapter=getattr(config, "init_adapter", ""))
+    """Tokenizer and policy for `config.model` (building the tiny model from the env's text when asked); with
+    `init_adapter` and no explicit model, the adapter's recorded base model."""
+    adapter = getattr(config, "init_adapter", "")
+    if adapter and config.model == TINY_MODEL:
+        from agile_train.evaluate import base_model_of
+
+        model_path = base_model_of(adapter)
+    else:
+        model_path = resolve_model_path_for(config)
+    tokenizer = load_tokenizer(adapter or model_path)
+    # The SFT adapter is merged, and PPO trains a fresh adapter on top: switching that one off gives the SFT
+    # policy, which is the paper's reference for the KL penalty.
+    policy = load_policy(config, model_path, device, merge_first=adapter)
     return model_path, tokenizer, policy
 
 

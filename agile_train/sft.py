@@ -13,6 +13,7 @@ action tokens (and the EOS that ends them) carry loss. The result is saved like 
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,7 @@ def train_sft(config: SFTConfig, progress: bool = True) -> list[dict]:
     policy.save_pretrained(output)
     tokenizer.save_pretrained(output)
     config.save(output / "sft_config.json")
+    (output / "sft_state.json").write_text(json.dumps({"base_model": model_path, "examples": len(examples)}) + "\n")
     data.save_to_disk(str(output / "imitation_data"))
     return history
 
