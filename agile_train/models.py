@@ -110,6 +110,10 @@ def resolve_model_path(config: RunConfig, corpus: Callable[[], list[str]], cache
         return str(cached_tiny_model(corpus(), cache_root, vocab_size=config.tiny_vocab_size,
                                      hidden_size=config.tiny_hidden_size, layers=config.tiny_layers,
                                      seed=config.seed))
+    from agile_train.named_models import NAMED_MODELS, named_model_path
+
+    if config.model in NAMED_MODELS:
+        return str(named_model_path(config.model, cache_root))
     path = Path(config.model).expanduser()
     if path.exists():
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
