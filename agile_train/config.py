@@ -44,6 +44,7 @@ class RunConfig:
     output_dir: str = _help("Run folder: config, metrics.jsonl, TensorBoard events, checkpoints.", default="runs/ppo")
     seed: int = _help("Seed for every random choice (torch, numpy, python, env resets).", default=0)
     learning_rate: float = _help("AdamW learning rate.", default=1e-4)
+    max_grad_norm: float = _help("Gradient clipping norm.", default=1.0)
     max_prompt_tokens: int = _help("Longest context fed to the model; older tokens are cut from the left.",
                                    default=1024)
     max_new_tokens: int = _help("Longest action the policy may write.", default=64)
@@ -116,7 +117,6 @@ class PPOConfig(RunConfig):
     minibatch_size: int = _help("Actions per optimizer step.", default=16)
     micro_batch_size: int = _help("Actions per forward pass; gradients accumulate up to minibatch_size.",
                                   default=8)
-    max_grad_norm: float = _help("Gradient clipping norm.", default=1.0)
     warmup_iterations: int = _help("Iterations of linear learning-rate warmup.", default=0)
     env_wait_s: float = _help(
         "-1: generate once every env copy has stepped (deterministic). >= 0: after this many seconds, generate "

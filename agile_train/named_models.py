@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
+
+from agile_train.folders import publish_folder
 
 
 def _smollm2_135m(target: Path) -> None:
@@ -45,13 +45,4 @@ def named_model_path(name: str, cache_root: str | os.PathLike) -> Path:
     path = Path(cache_root) / "models" / name
     if (path / "config.json").exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=name + ".", dir=path.parent))
-    try:
-        NAMED_MODELS[name](staging)
-        os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not (path / "config.json").exists():
-            raise
-    return path
+    return publish_folder(path, NAMED_MODELS[name])

@@ -31,10 +31,8 @@ from agile_train.rollout import PromptEncoder
 @dataclass
 class SFTConfig(RunConfig):
     output_dir: str = _help("Folder for the trained policy, the imitation data and metrics.", default="runs/sft")
-    learning_rate: float = _help("AdamW learning rate.", default=1e-4)
     epochs: int = _help("Passes over the imitation data (the paper used 2).", default=2)
     batch_size: int = _help("Actions per optimizer step.", default=8)
-    max_grad_norm: float = _help("Gradient clipping norm.", default=1.0)
     sessions: int = _help("Expert sessions to record (seeds seed, seed+1, ...).", default=1)
     extra_advice_rate: float = _help("Expert asks for advice this often even when the prompt holds the answer.",
                                      default=0.0)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterable
+
+from agile_train.folders import publish_folder
 
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
 # Part of the cache key: bump when the architecture or initialization changes.
@@ -55,19 +55,12 @@ def build_tiny_model(output_dir: str | os.PathLike, corpus: Iterable[str], vocab
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config)
-    output = Path(output_dir)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=output.name + ".", dir=output.parent))
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    # Publish the folder in one rename so a concurrent or killed build never leaves half a model behind.
-    try:
-        os.replace(staging, output)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not (output / "config.json").exists():
-            raise
-    return output
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    return publish_folder(output_dir, write)
 
 
 def cached_tiny_model(corpus: list[str], cache_root: str | os.PathLike, **kwargs) -> Path:

@@ -153,3 +153,21 @@ def test_adaptive_kl_coefficient_moves_toward_the_target():
     assert adaptive.coef == pytest.approx(0.1 * 1.1)
     adaptive.update(kl=0.0, actions=50)
     assert adaptive.coef == pytest.approx(0.1 * 1.1 * 0.9)
+
+
+def test_chat_template_wraps_the_observation_and_refuses_concat(toy_policy):
+    import copy
+
+    tokenizer, _ = toy_policy
+    templated = copy.deepcopy(tokenizer)
+    templated.chat_template = ("{% for m in messages %}Say: {{ m['content'] }}{% endfor %}"
+                               "{% if add_generation_prompt %} red{% endif %}")
+    encoder = PromptEncoder(templated, "auto", "last", 64)
+    assert encoder.use_template
+    expected = templated("Say: green red", add_special_tokens=False).input_ids
+    assert encoder.encode("green", None) == expected
+    assert PromptEncoder(templated, "off", "last", 64).encode("green", None) == tokenizer("green\n").input_ids
+    with pytest.raises(ValueError, match="concat with a chat template"):
+        PromptEncoder(templated, "auto", "concat", 64)
+    with pytest.raises(ValueError, match="no chat template"):
+        PromptEncoder(tokenizer, "on", "last", 64)
