@@ -7,7 +7,7 @@ they read `info`, and the oracle reads gold answers through the env's documented
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -21,6 +21,22 @@ from agile_gym.memory.retrieval import tokenize
 
 class Agent(Protocol):
     def act(self, observation: str, info: dict[str, Any]) -> str: ...
+
+
+class Reply(NamedTuple):
+    """One action from a batched (model) agent: the text, the tokens it cost, and the error when the agent
+    could not produce it (e.g. an endpoint that kept failing after its retries)."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+
+
+class BatchAgent(Protocol):
+    """An agent that acts for several sessions at once (one observation each), as LLM agents batch."""
+
+    def act_batch(self, observations: list[str], infos: list[dict[str, Any]]) -> list[Reply]: ...
 
 
 class AlwaysAdviceAgent:

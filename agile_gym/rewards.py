@@ -57,3 +57,24 @@ class SessionMetrics:
         overall = self._summary(self._counts.get("__all__") or _zero_counts())
         overall["per_type"] = {k: self._summary(v) for k, v in sorted(self._counts.items()) if k != "__all__"}
         return overall
+
+
+_RATES = ("accuracy", "advice_rate", "total_score", "invalid_action_rate")
+
+
+def merge_metrics(snapshots: list[dict]) -> dict:
+    """Question-weighted metrics of several sessions (`SessionMetrics.snapshot()` dicts), overall and per type."""
+
+    def weighted(rows: list[dict]) -> dict:
+        n = sum(row.get("questions", 0) for row in rows)
+        merged: dict = {"questions": n}
+        for key in _RATES:
+            merged[key] = sum(row.get(key, 0.0) * row.get("questions", 0) for row in rows) / n if n else 0.0
+        return merged
+
+    usable = [snapshot for snapshot in snapshots if snapshot and snapshot.get("questions")]
+    merged = weighted(usable)
+    types = sorted({name for snapshot in usable for name in snapshot.get("per_type", {})})
+    merged["per_type"] = {name: weighted([s["per_type"][name] for s in usable if name in s.get("per_type", {})])
+                          for name in types}
+    return merged

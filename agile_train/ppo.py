@@ -66,7 +66,7 @@ def build_model_and_tokenizer(config, device: torch.device):
     `init_adapter` and no explicit model, the adapter's recorded base model."""
     adapter = getattr(config, "init_adapter", "")
     if adapter and config.model == TINY_MODEL:
-        from agile_train.evaluate import base_model_of
+        from agile_train.policy_agent import base_model_of
 
         model_path = base_model_of(adapter)
     else:

@@ -1,0 +1,190 @@
+"""Paper-protocol benchmark runs: agents through whole sessions, tables beside the paper's reported numbers, plots.
+
+    python -m benchmarks.run                                   # scripted agents, built-in ProductQA test split
+    python -m benchmarks.run --env agile/ProductQA-v0 --data-dir ../shared/data --split test \\
+        --agent always-advice --agent never-advice --agent oracle --output-dir results/
+    python -m benchmarks.run --env agile/MedMCQA-v0 --data-files dev.jsonl --agent hf:Qwen/Qwen2.5-0.5B-Instruct \\
+        --advice-cost 0.4
+    python -m benchmarks.run --agent hf:./runs/ppo --ablate memory --ablate reflection
+    python -m benchmarks.run --agent openai:gpt-4o --base-url http://localhost:8000/v1
+    python -m benchmarks.run --advice-cost 0.1 0.3 0.5 0.7     # sweep: the trade-off plot
+
+Protocol (the paper's): each test category is one session (memory starts empty and persists through it),
+advice cost = the env's default (0.3 ProductQA, 0.4 MedMCQA, as in the paper) unless given. Every finished
+session is saved under <output-dir>/sessions/; rerunning the same command skips them, so a crashed or
+interrupted run resumes from the last finished session (--fresh starts over). Writes results.md,
+results.json (rows, per-session traces, config, package versions, the paper's reported table) and two PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import gymnasium as gym
+
+import agile_gym  # noqa: F401  (registers the agile/ ids)
+from benchmarks.agents import AgentOptions, make_agent
+from benchmarks.plots import plot_session_curves, plot_tradeoff
+from benchmarks.report import build_report, render_markdown, write_report
+from benchmarks.sessions import FULL, SessionSpec, SessionStore, ablation_kwargs, play_sessions
+
+DEFAULT_AGENTS = ["always-advice", "never-advice", "expert"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    env = parser.add_argument_group("environment")
+    env.add_argument("--env", default="agile/ProductQA-v0", help="registered env id (default: %(default)s)")
+    env.add_argument("--data-dir", help="ProductQA release root (holds productqa/ or {train,test}/); default: "
+                     "$AGILE_DATA_DIR, else the built-in data")
+    env.add_argument("--data-files", nargs="+", help="MedMCQA JSON-lines file(s) of questions")
+    env.add_argument("--split", help="data split (ProductQA: test or train; default: the env's)")
+    env.add_argument("--category", action="append", help="only these categories (repeatable; default: all)")
+    env.add_argument("--max-questions", type=int, help="cap each session at this many questions (a quick look)")
+    env.add_argument("--env-kwargs", default="{}", help="more env keyword arguments as a JSON object")
+    run = parser.add_argument_group("what to run")
+    run.add_argument("--agent", action="append", help=f"repeatable; default: {' '.join(DEFAULT_AGENTS)}. Scripted "
+                     "(always-advice, never-advice, oracle, expert), hf:<model|adapter|run folder>, openai:<model>, "
+                     "or <module>:<Class>")
+    run.add_argument("--advice-cost", type=float, nargs="+", help="one or more costs c (a sweep); default: the env's")
+    run.add_argument("--ablate", action="append", default=[], help="also run with a capability off: memory, "
+                     "reflection, advice, tools (repeatable; 'memory+reflection' switches both off in one row)")
+    run.add_argument("--output-dir", default="results/benchmark", help="default: %(default)s")
+    run.add_argument("--batch-size", type=int, default=16, help="sessions played side by side per agent "
+                     "(model agents batch their prompts across them; default: %(default)s)")
+    run.add_argument("--seed", type=int, default=0, help="env reset seed (default: %(default)s)")
+    run.add_argument("--fresh", action="store_true", help="ignore saved sessions and start over")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    models = parser.add_argument_group("model agents (hf: and openai:)")
+    defaults = AgentOptions()
+    for name, help_text in (("max_new_tokens", "longest action"), ("max_prompt_tokens", "hf: longest prompt"),
+                            ("chat_template", "hf: auto, on or off"), ("temperature", "0 = greedy"),
+                            ("device", "hf: auto, cpu, cuda"), ("base_url", "openai: endpoint, e.g. "
+                            "http://localhost:8000/v1"), ("api_key_env", "openai: env var holding the key"),
+                            ("request_timeout_s", "openai: seconds per request"),
+                            ("retries", "openai: retries of a failed request"),
+                            ("concurrency", "openai: requests in flight")):
+        default = getattr(defaults, name)
+        models.add_argument("--" + name.replace("_", "-"), default=default,
+                            type=type(default) if default is not None else str,
+                            help=f"{help_text} (default: %(default)s)")
+    return parser
+
+
+def base_env_kwargs(args: argparse.Namespace) -> dict:
+    try:
+        kwargs = json.loads(args.env_kwargs)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--env-kwargs is not JSON: {error}") from None
+    if not isinstance(kwargs, dict):
+        raise ValueError("--env-kwargs must be a JSON object")
+    for key, value in (("data_dir", args.data_dir), ("data_files", args.data_files), ("split", args.split),
+                       ("max_questions", args.max_questions)):
+        if value is not None:
+            kwargs[key] = value
+    return kwargs
+
+
+def session_categories(env_id: str, kwargs: dict, chosen: list[str] | None) -> list[tuple[str, dict]]:
+    """(label, extra kwargs) per session: one per category for envs that have categories, else one."""
+    if chosen:
+        return [(name, {"category": name}) for name in chosen]
+    try:
+        probe = gym.make(env_id, **kwargs)
+    except TypeError as error:
+        raise ValueError(f"{env_id} does not take these arguments: {error}") from None
+    names = list(getattr(probe.unwrapped, "categories", {}) or [])
+    probe.close()
+    if "category" in kwargs or len(names) <= 1:
+        return [("all", {})]
+    return [(name, {"category": name}) for name in names]
+
+
+def plan(args: argparse.Namespace, agents: list[str], options: AgentOptions) -> list[SessionSpec]:
+    kwargs = base_env_kwargs(args)
+    costs = args.advice_cost or [gym.spec(args.env).kwargs.get("advice_cost") or _default_cost(args.env, kwargs)]
+    ablations = [FULL] + [a for a in dict.fromkeys(args.ablate) if a != FULL]
+    for ablation in ablations:
+        ablation_kwargs(ablation)
+    categories = session_categories(args.env, kwargs, args.category)
+    agent_options = {k: v for k, v in asdict(options).items() if k not in ("env", "env_kwargs", "device", "concurrency")}
+    return [SessionSpec(agent=agent, advice_cost=float(cost), ablation=ablation, category=label, env=args.env,
+                        env_kwargs={**kwargs, **extra, "advice_cost": float(cost), **ablation_kwargs(ablation)},
+                        agent_options=agent_options if ":" in agent else {}, seed=args.seed)
+            for agent in agents for cost in costs for ablation in ablations for label, extra in categories]
+
+
+def _default_cost(env_id: str, kwargs: dict) -> float:
+    probe = gym.make(env_id, **kwargs)
+    cost = probe.unwrapped.advice_cost
+    probe.close()
+    return cost
+
+
+def run(args: argparse.Namespace) -> int:
+    agents = list(dict.fromkeys(args.agent or DEFAULT_AGENTS))
+    options = AgentOptions(**{f.name: getattr(args, f.name) for f in fields(AgentOptions)
+                              if f.name not in ("env", "env_kwargs")}, env=args.env)
+    options.env_kwargs = {k: v for k, v in base_env_kwargs(args).items() if k != "max_questions"}
+    specs = plan(args, agents, options)
+    output = Path(args.output_dir)
+    store = SessionStore(output)
+    config = {key: value for key, value in vars(args).items()}
+    config["agents"] = agents
+    sessions, failures, described = [], [], {}
+    try:
+        for agent in agents:
+            mine = [spec for spec in specs if spec.agent == agent]
+            saved = [] if args.fresh else [store.load(spec) for spec in mine]
+            done = [s for s in saved if s is not None]
+            todo = [spec for spec, s in zip(mine, saved or [None] * len(mine)) if s is None]
+            sessions += done
+            if done:
+                print(f"{agent}: {len(done)} finished session(s) reused from {store.root}", file=sys.stderr)
+            if not todo:
+                continue
+            try:
+                pool = make_agent(agent, options)
+            except Exception as error:
+                failures += [{"spec": json.loads(json.dumps(asdict(spec))), "error": f"agent could not start: "
+                              f"{type(error).__name__}: {error}"} for spec in todo]
+                continue
+            described[agent] = pool.description
+            finished, failed = play_sessions(pool, todo, store, args.batch_size, progress=not args.quiet)
+            sessions += finished
+            failures += failed
+    except KeyboardInterrupt:
+        report = build_report(config, sessions, failures, described)
+        write_report(output, report)
+        print(f"interrupted: finished sessions are saved in {store.root}; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    report = build_report(config, sessions, failures, described)
+    json_path, md_path = write_report(output, report)
+    print(render_markdown(report))
+    plot_session_curves(sessions, output / "session_curve.png")
+    plot_tradeoff(report["rows"], output / "tradeoff.png")
+    print(f"wrote {md_path}, {json_path}, {output / 'session_curve.png'}, {output / 'tradeoff.png'}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} session(s) failed; rerun the same command to retry them (finished ones are kept)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError, gym.error.Error) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

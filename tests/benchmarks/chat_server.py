@@ -1,0 +1,73 @@
+"""A small stand-in for an OpenAI-compatible server on loopback: POST /v1/chat/completions.
+
+It always asks for advice (and reflects with [NoInformation]); `fail_first` requests answer 500, prompts
+containing `fail_when` always answer 500, prompts containing `slow_when` answer after `slow_s` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ChatServer:
+    def __init__(self, fail_first: int = 0, fail_when: str | None = None, slow_when: str | None = None,
+                 slow_s: float = 0.0) -> None:
+        self.fail_first, self.fail_when, self.slow_when, self.slow_s = fail_first, fail_when, slow_when, slow_s
+        self.requests = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = body["messages"][-1]["content"]
+                with server.lock:
+                    server.requests += 1
+                    count = server.requests
+                if self.path != "/v1/chat/completions":
+                    return self._send(404, {"error": {"message": "no such route"}})
+                if count <= server.fail_first or (server.fail_when and server.fail_when in prompt):
+                    return self._send(500, {"error": {"message": "stand-in server error", "type": "server_error"}})
+                if server.slow_when and server.slow_when in prompt:
+                    time.sleep(server.slow_s)
+                answer = "[NoInformation]" if "Reflect on this question" in prompt else "[SeekAdvice]"
+                self._send(200, {
+                    "id": f"chatcmpl-{count}", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": answer}}],
+                    "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 2,
+                              "total_tokens": len(prompt.split()) + 2},
+                })
+
+            def _send(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (its timeout); nothing to answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> "ChatServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,157 @@
+import json
+
+import pytest
+
+from benchmarks.report import load_report, render_markdown
+from benchmarks.run import main
+from tests.benchmarks.chat_server import ChatServer
+
+FLAKY = "tests.benchmarks.agents_for_tests:FlakyAdviceAgent"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run(tmp_path, *args):
+    return main(["--output-dir", str(tmp_path), "--quiet", *args])
+
+
+def rows_of(tmp_path, **where):
+    report = json.loads((tmp_path / "results.json").read_text())
+    return [row for row in report["rows"] if all(row[k] == v for k, v in where.items())]
+
+
+def test_scripted_agents_give_known_numbers(tmp_path):
+    assert run(tmp_path, "--agent", "always-advice", "--agent", "oracle", "--advice-cost", "0.1", "0.3") == 0
+    for cost in (0.1, 0.3):
+        always = rows_of(tmp_path, agent="always-advice", advice_cost=cost)
+        assert {row["category"] for row in always} == {"kettles", "tents", "overall", "mean of categories"}
+        for row in always:
+            assert row["total_score"] == pytest.approx(1 - cost, abs=1e-12)
+            assert row["advice_rate"] == 1.0 and row["accuracy"] == 1.0
+        for row in rows_of(tmp_path, agent="oracle", advice_cost=cost):
+            assert (row["accuracy"], row["advice_rate"], row["total_score"]) == (1.0, 0.0, 1.0)
+    overall = rows_of(tmp_path, agent="oracle", category="overall")[0]
+    assert overall["questions"] == 108 and set(overall["per_type"]) == {"fact_qa", "reasoning_qa", "search_qa"}
+
+
+def test_report_round_trips_and_plots_are_pngs(tmp_path):
+    assert run(tmp_path, "--agent", "never-advice", "--agent", "expert", "--advice-cost", "0.1", "0.5") == 0
+    report = load_report(tmp_path / "results.json")
+    assert json.loads(json.dumps(report)) == report
+    assert render_markdown(report) == (tmp_path / "results.md").read_text()
+    assert report["config"]["advice_cost"] == [0.1, 0.5] and report["versions"]["gymnasium"]
+    assert report["reported"]["rows"][0]["method"] == "gpt3.5-prompt" and "2405.14751" in report["reported"]["citation"]
+    assert "Reported in the paper (not rerun here" in (tmp_path / "results.md").read_text()
+    expert = {row["advice_cost"]: row for row in rows_of(tmp_path, agent="expert", category="overall")}
+    assert expert[0.1]["total_score"] > expert[0.5]["total_score"]
+    for name in ("session_curve.png", "tradeoff.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000
+        import matplotlib.image
+
+        assert matplotlib.image.imread(tmp_path / name).ndim == 3
+
+
+def test_ablations_switch_capabilities_off_and_label_rows(tmp_path):
+    assert run(tmp_path, "--agent", "always-advice", "--agent", "expert", "--ablate", "advice",
+               "--ablate", "memory+reflection") == 0
+    no_advice = rows_of(tmp_path, agent="always-advice", ablation="advice", category="overall")[0]
+    assert no_advice["invalid_action_rate"] == 1.0 and no_advice["total_score"] == 0.0
+    full = rows_of(tmp_path, agent="expert", ablation="full", category="overall")[0]
+    no_memory = rows_of(tmp_path, agent="expert", ablation="memory+reflection", category="overall")[0]
+    assert no_memory["advice_rate"] > full["advice_rate"]
+    sessions = json.loads((tmp_path / "results.json").read_text())["sessions"]
+    kwargs = {s["spec"]["ablation"]: s["spec"]["env_kwargs"] for s in sessions}
+    assert kwargs["memory+reflection"]["memory"] is False and kwargs["memory+reflection"]["reflection"] is False
+    assert "w/o memory+reflection" in (tmp_path / "results.md").read_text()
+
+
+def test_bad_ablation_and_agent_are_clear_errors(tmp_path, capsys):
+    assert run(tmp_path, "--ablate", "planning") == 2
+    assert "choose from memory, reflection, advice, tools" in capsys.readouterr().err
+    assert run(tmp_path, "--agent", "no_such_module:Agent") == 1
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["failures"] and "cannot import" in report["failures"][0]["error"]
+
+
+def test_a_crashed_session_is_reported_and_the_rerun_resumes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AGILE_TEST_FAIL_CATEGORY", "tents")
+    assert run(tmp_path, "--agent", FLAKY) == 1
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert [row["category"] for row in report["rows"]] == ["kettles"]
+    assert "agent crashed on purpose" in report["failures"][0]["error"]
+    saved = next((tmp_path / "sessions").rglob("kettles.json"))
+    first_write = saved.stat().st_mtime_ns
+    monkeypatch.delenv("AGILE_TEST_FAIL_CATEGORY")
+    capsys.readouterr()
+    assert run(tmp_path, "--agent", FLAKY) == 0
+    assert "1 finished session(s) reused" in capsys.readouterr().err
+    assert saved.stat().st_mtime_ns == first_write
+    assert {row["category"] for row in rows_of(tmp_path)} == {"kettles", "tents", "overall", "mean of categories"}
+
+
+def test_an_interrupted_run_keeps_finished_sessions(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGILE_TEST_FAIL_CATEGORY", "tents")
+    monkeypatch.setenv("AGILE_TEST_INTERRUPT", "1")
+    assert run(tmp_path, "--agent", FLAKY, "--batch-size", "1") == 130
+    assert [p.name for p in (tmp_path / "sessions").rglob("*.json")] == ["kettles.json"]
+    monkeypatch.delenv("AGILE_TEST_FAIL_CATEGORY")
+    assert run(tmp_path, "--agent", FLAKY, "--batch-size", "1") == 0
+    assert len(rows_of(tmp_path, agent=FLAKY)) == 4
+
+
+def test_a_changed_setting_does_not_reuse_sessions(tmp_path, capsys):
+    assert run(tmp_path, "--agent", "always-advice", "--max-questions", "4") == 0
+    capsys.readouterr()
+    assert run(tmp_path, "--agent", "always-advice", "--max-questions", "6") == 0
+    assert "reused" not in capsys.readouterr().err
+    assert rows_of(tmp_path, category="overall")[0]["questions"] == 12
+
+
+def test_batch_agents_see_every_open_session_at_once(tmp_path):
+    from tests.benchmarks.agents_for_tests import EchoBatchAgent
+
+    EchoBatchAgent.calls.clear()
+    assert run(tmp_path, "--agent", "tests.benchmarks.agents_for_tests:EchoBatchAgent", "--max-questions", "5") == 0
+    assert EchoBatchAgent.calls[0] == 2 and sum(EchoBatchAgent.calls) == 10
+
+
+def test_openai_agent_retries_server_errors(tmp_path, monkeypatch):
+    pytest.importorskip("openai")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with ChatServer(fail_first=2) as server:
+        code = run(tmp_path, "--agent", "openai:stand-in", "--base-url", server.base_url, "--max-questions", "3",
+                   "--retries", "3", "--advice-cost", "0.3")
+    assert code == 0
+    assert server.requests == 2 + 12  # two 500s retried; 2 sessions x 3 questions x (advice + reflection)
+    overall = rows_of(tmp_path, category="overall")[0]
+    assert overall["total_score"] == pytest.approx(0.7) and overall["completion_tokens"] == 24
+    assert overall["prompt_tokens"] > 0
+
+
+@pytest.mark.parametrize("trouble", ["error", "timeout"])
+def test_openai_failures_are_reported_without_losing_finished_sessions(tmp_path, monkeypatch, trouble):
+    pytest.importorskip("openai")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    server = ChatServer(fail_when="category tents") if trouble == "error" else \
+        ChatServer(slow_when="category tents", slow_s=1.5)
+    with server:
+        code = run(tmp_path, "--agent", "openai:stand-in", "--base-url", server.base_url, "--max-questions", "3",
+                   "--retries", "1", "--request-timeout-s", "0.3")
+    assert code == 1
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert [row["category"] for row in report["rows"]] == ["kettles"]
+    (failure,) = report["failures"]
+    assert failure["spec"]["category"] == "tents"
+    assert ("InternalServerError" if trouble == "error" else "Timeout") in failure["error"]
+    assert "1 session(s) failed" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "sessions").rglob("kettles.json")
+
+
+def test_hf_agent_runs_a_tiny_local_model(tmp_path):
+    pytest.importorskip("torch")
+    assert run(tmp_path, "--agent", "hf:tiny", "--max-questions", "2", "--max-new-tokens", "6") == 0
+    report = json.loads((tmp_path / "results.json").read_text())
+    overall = [row for row in report["rows"] if row["category"] == "overall"][0]
+    assert overall["questions"] == 4 and 0 < overall["completion_tokens"] <= 4 * 6 * 2
+    assert overall["prompt_tokens"] > overall["completion_tokens"]
+    assert report["agents"]["hf:tiny"]["kind"] == "hf" and report["agents"]["hf:tiny"]["model"]
