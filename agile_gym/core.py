@@ -343,7 +343,7 @@ class AgileEnv(gym.Env[str, str]):
             "expected_format": self.expected_format(),
             "available_actions": self.available_actions(),
             "metrics": self._metrics.snapshot(),
-            "question": None,
+            "question": {},  # empty, not None: vector envs batch infos key by key
             "memory": {
                 "history": [
                     {"question": e.question, "answer": e.answer, "score": s} for e, s in self._retrieved.history

@@ -148,10 +148,15 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one (a crash mid-write loses nothing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(handle, "w") as out:
         out.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would make results private
     os.replace(temporary, path)
 
 
@@ -159,8 +164,8 @@ def write_report(folder: str | os.PathLike, report: dict) -> tuple[Path, Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     json_path, md_path = folder / "results.json", folder / "results.md"
-    _atomic_write(json_path, json.dumps(report, indent=1))
-    _atomic_write(md_path, render_markdown(report))
+    atomic_write_text(json_path, json.dumps(report, indent=1))
+    atomic_write_text(md_path, render_markdown(report))
     return json_path, md_path
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 import gymnasium as gym
 
 from benchmarks.agents import AgentPool
+from benchmarks.report import atomic_write_text
 
 ABLATIONS = ("memory", "reflection", "advice", "tools")
 FULL = "full"
@@ -74,12 +74,7 @@ class SessionStore:
         return saved if saved.get("spec") == _jsonable(asdict(spec)) else None
 
     def save(self, spec: SessionSpec, result: dict) -> None:
-        path = self.path(spec)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(handle, "w") as out:
-            json.dump(result, out)
-        os.replace(temporary, path)
+        atomic_write_text(self.path(spec), json.dumps(result))
 
 
 def _jsonable(value: Any) -> Any:

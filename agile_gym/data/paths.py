@@ -10,9 +10,11 @@ CACHE_DIR_ENV = "AGILE_CACHE_DIR"
 
 
 def task_data_dir(task: str, data_dir: str | os.PathLike | None) -> Path | None:
-    """`data_dir` if given, else `$AGILE_DATA_DIR/<task>` when that variable is set, else None (built-in data)."""
+    """`data_dir` if given (the task's folder, or a release root holding `<task>/`), else `$AGILE_DATA_DIR/<task>`
+    when that variable is set, else None (built-in data)."""
     if data_dir is not None:
-        return Path(data_dir)
+        path = Path(data_dir)
+        return path / task if (path / task).is_dir() else path
     root = os.environ.get(DATA_DIR_ENV)
     return Path(root) / task if root else None
 

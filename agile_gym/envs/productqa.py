@@ -46,7 +46,7 @@ class ProductQAEnv(AgileEnv):
     ## Observation Space
     `FreeText`: the prompt an LLM sees, led by the result of the previous action. Structured facts are in
     `info`: `phase` ("answer" | "reflect"), `question` (`id`, `type`, `asin`, `scope`, `index`,
-    `session_length`, `text`, `product` metadata; None once the session is over), `result` (after a step: `action`, `correct`,
+    `session_length`, `text`, `product` metadata; empty once the session is over), `result` (after a step: `action`, `correct`,
     `advised`, `invalid_action`, `search_results`, `reward`, `feedback`, and `scored`: True when the step
     settled the question's reward, False for a reflection), `segment_end` (after a step: True when the
     question's session, answer plus any reflection, is finished; trainers split trajectories there),
@@ -66,7 +66,8 @@ class ProductQAEnv(AgileEnv):
     Terminates after the last question (and its reflection); truncates after `max_questions` questions.
 
     ## Arguments
-    - `data_dir`: the folder holding `{train,test}/<category>/{qa.jsonl,schema.json,metadata.json}`;
+    - `data_dir`: the folder holding `{train,test}/<category>/{qa.jsonl,schema.json,metadata.json}` (or a release
+      root holding it as `productqa/`);
       default `$AGILE_DATA_DIR/productqa`, else the built-in categories this package generates.
     - `split`: "train" or "test". `category`: a name, a list of names, or None for every category.
     - `advice_cost` (0.3, the paper's value), `shuffle` (False), `max_questions` (None).

@@ -100,7 +100,7 @@ class AdviceDecisionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._proposal = None
         features = np.zeros(len(FEATURES), dtype=np.float32)
         question = self._info.get("question")
-        if question is None:
+        if not question:
             return features
         self._proposal = self.answerer.propose(self._text, self._info)
         history, knowledge = self._info["memory"]["history"], self._info["memory"]["knowledge"]

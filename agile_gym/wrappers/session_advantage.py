@@ -66,6 +66,6 @@ class SessionAdvantage(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _open_session(self, info: dict) -> None:
         self._advised = False
         self._advantage = 0.0
-        if info.get("question") is not None:
+        if info.get("question"):
             later, earlier = self.env.unwrapped.similar_questions(self.similarity)
             self._advantage = self.beta * float(later > 0) / (earlier + 1)

@@ -1,0 +1,78 @@
+"""Gymnasium vector envs over the text spaces: the async path must return the same text as the sync path."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import agile_gym  # noqa: F401
+
+SCRIPT = ["[SeekAdvice]", "[Reflection]: kettles under $100 exist", "[PredictAnswer]\n[Answer]: yes",
+          "no tag at all", "[SeekAdvice]", "[NoInformation]", "[PredictAnswer]\n[Answer]: Größe 中 °C"]
+
+
+def play(mode: str, env_id: str, steps: int, **kwargs):
+    envs = gym.make_vec(env_id, num_envs=3, vectorization_mode=mode, **kwargs)
+    observations, _ = envs.reset(seed=7)
+    trace = [tuple(observations)]
+    for step in range(steps):
+        actions = tuple(SCRIPT[(step + i) % len(SCRIPT)] for i in range(envs.num_envs))
+        observations, rewards, terminated, truncated, infos = envs.step(actions)
+        trace.append((tuple(observations), rewards.tolist(), terminated.tolist(), truncated.tolist(),
+                      infos["metrics"]["questions"].tolist(), infos["phase"].tolist()))
+    envs.close()
+    return trace
+
+
+@pytest.mark.parametrize("env_id", ["agile/ProductQA-v0", "agile/MedMCQA-v0"])
+def test_async_returns_the_same_text_as_sync_through_autoreset(env_id):
+    # max_questions=2 ends episodes every few steps, so autoreset happens inside the compared stretch.
+    kwargs = {"max_questions": 2, "shuffle": True}
+    sync, asynchronous = play("sync", env_id, 14, **kwargs), play("async", env_id, 14, **kwargs)
+    assert asynchronous == sync
+    assert all(len(text) > 50 for text in sync[0])
+    assert any(any(step[3]) for step in sync[1:])  # some sub-env truncated and was reset
+
+
+def test_each_sub_env_is_seeded_from_the_reset_seed():
+    envs = gym.make_vec("agile/ProductQA-v0", num_envs=3, vectorization_mode="async", shuffle=True)
+    observations, _ = envs.reset(seed=11)
+    envs.close()
+    for i, observation in enumerate(observations):
+        single = gym.make("agile/ProductQA-v0", shuffle=True)
+        assert single.reset(seed=11 + i)[0] == observation
+    assert len(set(observations)) > 1
+
+
+def test_without_copy_the_observations_are_a_live_view_of_the_current_text():
+    envs = gym.make_vec("agile/ProductQA-v0", num_envs=2, vectorization_mode="async", vector_kwargs={"copy": False})
+    first, _ = envs.reset(seed=0)
+    before = tuple(first)
+    second, *_ = envs.step(("[SeekAdvice]", "[SeekAdvice]"))
+    assert tuple(second) != before and "Reflect on this question" in second[0]
+    envs.close()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_sub_env_that_raises_surfaces_the_error_and_closes_cleanly():
+    envs = gym.make_vec("agile/ProductQA-v0", num_envs=2, vectorization_mode="async")
+    envs.reset(seed=0)
+    with pytest.raises(TypeError, match="actions are text"):
+        envs.step(("[SeekAdvice]", 123))
+    envs.close()
+    assert envs.closed
+
+
+def test_free_text_shared_memory_round_trips_any_unicode():
+    from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
+
+    from agile_gym.spaces import FreeText
+
+    space = FreeText(32)
+    memory = create_shared_memory(space, n=3)
+    texts = ["", "Größe 中 °C \U0001F600", "x" * 32]
+    for i, text in enumerate(texts):
+        write_to_shared_memory(space, i, text, memory)
+    assert tuple(read_from_shared_memory(space, memory, n=3)) == tuple(texts)
+    with pytest.raises(ValueError, match="not in FreeText"):
+        write_to_shared_memory(space, 0, "y" * 33, memory)
+    assert np.frombuffer(memory.get_obj(), dtype=np.int32).size == 3 * 33
