@@ -5,11 +5,13 @@ The rollout side (`rollout.py`) never touches gradients; this side never touches
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from agile_train.advantages import compute_gae, token_rewards
+from agile_train.distributed import SINGLE, Distributed
 from agile_train.losses import (
     entropy_from_logits, explained_variance, masked_mean, masked_whiten, policy_loss, value_loss,
 )
@@ -141,21 +143,27 @@ def pad_rows(rows: list[torch.Tensor], width: int, device: torch.device) -> torc
 def ppo_update(policy: PolicyWithValue, optimizer, scheduler, samples: list[Sample], *, epochs: int,
                minibatch_size: int, micro_batch_size: int, cliprange: float, cliprange_value: float,
                vf_coef: float, entropy_coef: float, max_grad_norm: float, whiten: bool, pad_id: int,
-               device: torch.device, generator: torch.Generator) -> dict[str, float]:
-    """Clipped PPO over `samples` for `epochs` passes, minibatches of whole actions, gradient accumulation."""
+               device: torch.device, generator: torch.Generator, dist: Distributed = SINGLE) -> dict[str, float]:
+    """Clipped PPO over `samples` for `epochs` passes, minibatches of whole actions, gradient accumulation.
+
+    With several processes `samples` are this rank's and `minibatch_size` is global: each rank takes its
+    share of every minibatch, losses are weighted by the global token count and gradients summed, so the step
+    equals one process's step on the union. `loss/total` is that global per-token loss of the first epoch.
+    """
     if whiten:
-        flat = torch.cat([s.advantages for s in samples])
-        whitened = masked_whiten(flat, torch.ones_like(flat)).split([len(s.response_ids) for s in samples])
-        for sample, advantages in zip(samples, whitened):
-            sample.advantages = advantages
+        _whiten_advantages(samples, dist)
     history: dict[str, list[float]] = {}
     policy.train()
     trainable = [p for p in policy.parameters() if p.requires_grad]
-    for _ in range(epochs):
+    local_minibatch = max(1, minibatch_size // dist.world_size)
+    # Every rank must take part in every optimizer step: a rank with fewer actions runs empty minibatches.
+    steps_per_epoch = dist.max(-(-len(samples) // local_minibatch))
+    total_loss = total_tokens = 0.0
+    for epoch in range(epochs):
         order = torch.randperm(len(samples), generator=generator).tolist()
-        for mb_start in range(0, len(order), minibatch_size):
-            minibatch = [samples[i] for i in order[mb_start:mb_start + minibatch_size]]
-            tokens_in_minibatch = sum(len(s.response_ids) for s in minibatch)
+        for step in range(steps_per_epoch):
+            minibatch = [samples[i] for i in order[step * local_minibatch:(step + 1) * local_minibatch]]
+            (tokens_in_minibatch,) = dist.sum(sum(len(s.response_ids) for s in minibatch))
             optimizer.zero_grad(set_to_none=True)
             for mc_start in range(0, len(minibatch), micro_batch_size):
                 micro = minibatch[mc_start:mc_start + micro_batch_size]
@@ -173,18 +181,45 @@ def ppo_update(policy: PolicyWithValue, optimizer, scheduler, samples: list[Samp
                 vf_loss, vf_stats = value_loss(values, old_values, returns, mask, cliprange_value)
                 entropy = masked_mean(entropy_from_logits(logits[:, :width]), mask)
                 loss = pg_loss + vf_coef * vf_loss - entropy_coef * entropy
-                # Weight each micro-batch by its share of the minibatch's tokens: the sum is a per-token mean.
-                (loss * mask.sum() / max(1, tokens_in_minibatch)).backward()
+                # Weight each micro-batch by its share of the (global) minibatch's tokens: the sum over
+                # micro-batches and ranks is a per-token mean.
+                (loss * mask.sum() / max(1.0, tokens_in_minibatch)).backward()
+                if epoch == 0:
+                    total_loss += float(loss.detach()) * float(mask.sum())
+                    total_tokens += float(mask.sum())
                 for name, value in (("loss/policy_avg", pg_loss), ("loss/value_avg", vf_loss),
                                     ("policy/clipfrac_avg", pg_stats["clipfrac"]),
                                     ("policy/approxkl_avg", pg_stats["approxkl"]),
                                     ("val/clipfrac_avg", vf_stats["clipfrac"]), ("policy/entropy_avg", entropy)):
                     history.setdefault(name, []).append(float(value.detach()))
+            dist.sync_gradients(trainable)
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
             history.setdefault("policy/grad_norm", []).append(float(grad_norm))
             optimizer.step()
     scheduler.step()
-    return {name: sum(values) / len(values) for name, values in history.items()}
+    metrics = {name: sum(values) / len(values) for name, values in history.items()}
+    total_loss, total_tokens = dist.sum(total_loss, total_tokens)
+    metrics["loss/total"] = total_loss / max(1.0, total_tokens)
+    return metrics
+
+
+def _whiten_advantages(samples: list[Sample], dist: Distributed) -> None:
+    """Zero mean, unit variance over every rank's advantage tokens (as one process would over all of them)."""
+    flat = torch.cat([s.advantages for s in samples]) if samples else torch.zeros(0)
+    if not dist.enabled:
+        whitened = masked_whiten(flat, torch.ones_like(flat)).split([len(s.response_ids) for s in samples])
+        for sample, advantages in zip(samples, whitened):
+            sample.advantages = advantages
+        return
+    count, total = dist.sum(float(flat.numel()), float(flat.sum()))
+    mean = total / max(1.0, count)
+    (squares,) = dist.sum(float(((flat - mean) ** 2).sum()))
+    scale = 1.0 / math.sqrt(squares / max(1.0, count) + 1e-8)
+    offset = 0
+    for sample in samples:
+        n = len(sample.response_ids)
+        sample.advantages = (flat[offset:offset + n] - mean) * scale
+        offset += n
 
 
 def rollout_statistics(samples: list[Sample], kl_coef: float) -> dict[str, float]:

@@ -24,6 +24,7 @@ import torch
 
 from agile_train.checkpoint import latest_checkpoint, load_policy_weights, load_training_state, save_checkpoint
 from agile_train.config import TINY_MODEL, PPOConfig
+from agile_train.distributed import Distributed
 from agile_train.envs import env_corpus, env_factory, make_envs
 from agile_train.generation import Sampling
 from agile_train.learner import (
@@ -79,30 +80,43 @@ def build_model_and_tokenizer(config, device: torch.device):
 
 
 def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
-    """Run PPO as configured; returns the metrics of the iterations run now (also in metrics.jsonl)."""
+    """Run PPO as configured; returns the metrics of the iterations run now (also in metrics.jsonl).
+
+    Started by `accelerate launch` (or torchrun) with several processes, every process takes its share of the
+    env copies and the processes train one model data-parallel (see agile_train.distributed); only the main
+    process logs and writes checkpoints, which resume on any process count that divides --num-envs.
+    """
     config = resolve_run_config(config)
+    dist = Distributed.from_environment(config.device)
     seed_everything(config.seed)
-    device = resolve_device(config.device)
+    device = dist.device if dist.enabled else resolve_device(config.device)
     run_dir = Path(config.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    mine = dist.shard(config.num_envs)
 
     wrap = None
     if config.session_advantage == "heuristic":
         from agile_gym.wrappers import SessionAdvantage
 
         wrap = lambda env: SessionAdvantage(env, beta=config.session_beta)  # noqa: E731
-    envs = make_envs(config.env, config.env_kwargs_dict(), config.num_envs, wrap)
+    envs = make_envs(config.env, config.env_kwargs_dict(), len(mine), wrap)
+    # The main process builds (and caches) a tiny model first, so the others load it instead of racing it.
+    if not dist.is_main:
+        dist.barrier()
     model_path, tokenizer, policy = build_model_and_tokenizer(config, device)
-    config.save(run_dir / "config.json")
+    if dist.is_main:
+        dist.barrier()
+        config.save(run_dir / "config.json")
+    dist.broadcast_parameters(policy)
 
     trainable = [p for p in policy.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
     warmup = max(1, config.warmup_iterations)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-    generators = {"sampling": torch.Generator(device=device).manual_seed(config.seed),
-                  "minibatches": torch.Generator().manual_seed(config.seed + 1)}
+    generators = {"sampling": torch.Generator(device=device).manual_seed(config.seed + dist.rank),
+                  "minibatches": torch.Generator().manual_seed(config.seed + 1 + dist.rank)}
     encoder = PromptEncoder(tokenizer, config.chat_template, config.context, config.max_prompt_tokens)
-    worker = RolloutWorker(envs, encoder, config.seed, env_wait_s=config.env_wait_s)
+    worker = RolloutWorker(envs, encoder, config.seed + mine.start, env_wait_s=config.env_wait_s)
     kl = KLController(config.kl_coef, config.kl_target, config.kl_horizon)
     sampling = Sampling(config.max_new_tokens, config.temperature, config.top_p, config.stop_list())
     pad_id = tokenizer.pad_token_id
@@ -113,11 +127,17 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
         load_policy_weights(policy, checkpoint)
         state, worker_state = load_training_state(checkpoint, optimizer, scheduler, generators)
         if worker_state is not None:
-            worker.load_state(worker_state)
+            if len(worker_state["envs"]) != config.num_envs:
+                raise ValueError(f"the checkpoint holds {len(worker_state['envs'])} env copies, not --num-envs "
+                                 f"{config.num_envs}")
+            worker.load_state({key: values[mine.start:mine.stop] for key, values in worker_state.items()})
         start, kl.coef = state["iteration"], state["kl_coef"]
-    logger = MetricLogger(run_dir, start_iteration=start)
+        if dist.rank:  # the checkpoint holds the main process's generators; the others draw their own streams
+            for offset, generator in enumerate(generators.values()):
+                generator.manual_seed(config.seed + 7919 * start + 104729 * dist.rank + offset)
+    logger = MetricLogger(run_dir, start_iteration=start) if dist.is_main else None
     history: list[dict] = []
-    bar = _progress(range(start + 1, config.iterations + 1), progress, start, config.iterations)
+    bar = _progress(range(start + 1, config.iterations + 1), progress and dist.is_main, start, config.iterations)
     try:
         for iteration in bar:
             # 1. Rollout.
@@ -132,34 +152,45 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
             # 3. Token rewards and GAE per segment.
             rewards = [[turn.reward for turn in segment.turns] for segment in segments]
             samples = assign_advantages(scored, rewards, next_values, kl.coef, config.gamma, config.lam)
-            metrics = {**env_stats.summary(), **rollout_statistics(samples, kl.coef)}
-            # 4. PPO update.
+            metrics = dist.mean_metrics({**env_stats.summary(), **rollout_statistics(samples, kl.coef)})
+            # 4. PPO update (every process takes part, even one that collected no complete action).
             began_update = time.perf_counter()
-            if samples:
-                metrics.update(ppo_update(
+            if dist.enabled or samples:
+                update = ppo_update(
                     policy, optimizer, scheduler, samples, epochs=config.ppo_epochs,
                     minibatch_size=config.minibatch_size, micro_batch_size=config.micro_batch_size,
                     cliprange=config.cliprange, cliprange_value=config.cliprange_value, vf_coef=config.vf_coef,
                     entropy_coef=config.entropy_coef, max_grad_norm=config.max_grad_norm,
                     whiten=config.whiten_advantages, pad_id=pad_id, device=device, generator=generators["minibatches"],
-                ))
+                    dist=dist,
+                )
+                metrics.update(dist.mean_metrics(update))
+            (generated, actions) = dist.sum(generated, len(samples))
             metrics["objective/entropy"] = metrics.pop("policy/entropy_avg", float("nan"))
             metrics["throughput/tokens_per_s"] = generated / max(rollout_s, 1e-9)
             metrics["time/rollout_s"] = rollout_s
             metrics["time/update_s"] = time.perf_counter() - began_update
             metrics["lr"] = scheduler.get_last_lr()[0]
             # 5. Log, adapt the KL coefficient, checkpoint.
-            kl.update(metrics["objective/kl"], len(samples))
-            logger.log(iteration, metrics)
+            kl.update(metrics["objective/kl"], int(actions))
             history.append({"iteration": iteration, **metrics})
+            if logger is not None:
+                logger.log(iteration, metrics)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(reward=f"{metrics['env/reward_mean']:.3f}", kl=f"{metrics['objective/kl']:.3f}")
             if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
-                save_checkpoint(run_dir, iteration, policy, tokenizer, optimizer, scheduler, generators,
-                                {"kl_coef": kl.coef, "model_path": model_path}, worker.state())
+                states = dist.gather(worker.state())
+                if dist.is_main:
+                    merged = {key: [value for state in states for value in state[key]] for key in states[0]}
+                    save_checkpoint(run_dir, iteration, policy, tokenizer, optimizer, scheduler, generators,
+                                    {"kl_coef": kl.coef, "model_path": model_path, "processes": dist.world_size},
+                                    merged)
+                dist.barrier()
     finally:
-        logger.close()
+        if logger is not None:
+            logger.close()
         worker.close()
+        dist.close()
     return history
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from agile_train.config import TINY_MODEL, RunConfig, _help
+from agile_train.distributed import Distributed
 from agile_train.learner import collate, response_logprobs
-from agile_train.losses import masked_mean
 from agile_train.metrics import MetricLogger
 from agile_train.models import load_policy, load_tokenizer, resolve_device, resolve_model_path
 from agile_train.rollout import PromptEncoder
@@ -62,19 +62,29 @@ def imitation_dataset(config: SFTConfig):
 
 
 def train_sft(config: SFTConfig, progress: bool = True) -> list[dict]:
-    """Record (or load) imitation data, fine-tune, save; returns one metrics record per epoch."""
+    """Record (or load) imitation data, fine-tune, save; returns one metrics record per epoch.
+
+    Under `accelerate launch` with several processes each batch is split across them (every process records
+    the same expert data from the same seed) and gradients are summed, weighted by the global token count.
+    """
     from agile_gym.data.paths import cache_dir
     from agile_train.ppo import seed_everything
 
+    dist = Distributed.from_environment("auto")
     seed_everything(config.seed)
-    device = resolve_device("auto")
+    device = dist.device if dist.enabled else resolve_device("auto")
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     data = imitation_dataset(config)
+    if not dist.is_main:  # the main process builds (and caches) a tiny model; the others then load it
+        dist.barrier()
     # The tiny model's tokenizer learns from the very text it will be trained on: prompts and expert actions.
     model_path = resolve_model_path(config, lambda: list(data["prompt"]) + list(data["completion"]), cache_dir())
     tokenizer = load_tokenizer(model_path)
     policy = load_policy(config, model_path, device, with_reference=False)
+    if dist.is_main:
+        dist.barrier()
+    dist.broadcast_parameters(policy)
     encoder = PromptEncoder(tokenizer, config.chat_template, "last", config.max_prompt_tokens)
     eos = tokenizer.eos_token_id
     examples = []
@@ -83,39 +93,55 @@ def train_sft(config: SFTConfig, progress: bool = True) -> list[dict]:
         examples.append((encoder.encode(prompt, None), ids))
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)
-    logger = MetricLogger(output)
+    trainable = [p for p in policy.parameters() if p.requires_grad]
+    logger = MetricLogger(output) if dist.is_main else None
     history = []
     steps = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
-    bar = _bar(progress, steps)
+    bar = _bar(progress and dist.is_main, steps)
     policy.train()
     for epoch in range(1, config.epochs + 1):
         losses, tokens = [], 0
         order = torch.randperm(len(examples), generator=generator).tolist()
         for start in range(0, len(order), config.batch_size):
-            chunk = [examples[i] for i in order[start:start + config.batch_size]]
-            batch = collate([p for p, _ in chunk], [c for _, c in chunk], tokenizer.pad_token_id, device)
-            logits, _ = policy(batch.input_ids, batch.attention_mask, batch.keep, with_values=False)
-            loss = -masked_mean(response_logprobs(logits, batch), batch.response_mask)
+            chunk = [examples[i] for i in order[start:start + config.batch_size]][dist.rank::dist.world_size]
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
+            local_tokens = sum(len(completion) for _, completion in chunk)
+            global_tokens, loss_sum = local_tokens, 0.0
+            if chunk:
+                batch = collate([p for p, _ in chunk], [c for _, c in chunk], tokenizer.pad_token_id, device)
+                logits, _ = policy(batch.input_ids, batch.attention_mask, batch.keep, with_values=False)
+                token_losses = -(response_logprobs(logits, batch) * batch.response_mask).sum()
+                (global_tokens,) = dist.sum(local_tokens)
+                # A per-token mean over the whole (global) batch once the processes' gradients are summed.
+                (token_losses / global_tokens).backward()
+                loss_sum = float(token_losses.detach())
+            else:
+                (global_tokens,) = dist.sum(0)
+            dist.sync_gradients(trainable)
+            torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
             optimizer.step()
-            losses.append(float(loss.detach()))
-            tokens += int(batch.response_mask.sum())
+            (loss_sum,) = dist.sum(loss_sum)
+            losses.append(loss_sum / max(1.0, global_tokens))
+            tokens += int(global_tokens)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
         record = {"epoch": epoch, "loss/sft_avg": sum(losses) / len(losses), "tokens": tokens}
-        logger.log(epoch, record)
+        if logger is not None:
+            logger.log(epoch, record)
         history.append(record)
     if bar is not None:
         bar.close()
+    if not dist.is_main:
+        dist.close()
+        return history
     logger.close()
     policy.save_pretrained(output)
     tokenizer.save_pretrained(output)
     config.save(output / "sft_config.json")
     (output / "sft_state.json").write_text(json.dumps({"base_model": model_path, "examples": len(examples)}) + "\n")
     data.save_to_disk(str(output / "imitation_data"))
+    dist.close()
     return history
 
 

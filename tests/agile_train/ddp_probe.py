@@ -1,0 +1,66 @@
+"""One PPO update on a fixed global batch, alone or as one rank of several (the distributed test runs it).
+
+    python -m tests.agile_train.ddp_probe OUT                                  # one process, the whole batch
+    accelerate launch --multi_gpu --num_processes 2 -m tests.agile_train.ddp_probe OUT   # each rank half of it
+
+Writes OUT/rank<r>.pt with the global loss and the weights after the step.
+"""
+
+import sys
+from pathlib import Path
+
+import torch
+
+from agile_train.config import PPOConfig
+from agile_train.distributed import Distributed
+from agile_train.learner import Sample, ppo_update
+from agile_train.ppo import build_model_and_tokenizer
+from tests.agile_train.conftest import TOY_ENV
+
+GLOBAL_BATCH = 12
+
+
+def fixed_samples(vocab: int) -> list[Sample]:
+    """Actions of different lengths (so token weighting matters) with made-up rollout statistics."""
+    draw = torch.Generator().manual_seed(123)
+    samples = []
+    for i in range(GLOBAL_BATCH):
+        prompt = torch.randint(3, vocab, (5 + i % 4,), generator=draw).tolist()
+        response = torch.randint(3, vocab, (1 + i % 5,), generator=draw).tolist()
+        n = len(response)
+        samples.append(Sample(prompt, response, old_logprobs=-torch.rand(n, generator=draw) * 4,
+                              ref_logprobs=-torch.rand(n, generator=draw) * 4, old_values=torch.randn(n, generator=draw),
+                              advantages=torch.randn(n, generator=draw), returns=torch.randn(n, generator=draw)))
+    return samples
+
+
+def main(out: str) -> None:
+    dist = Distributed.from_environment("cpu")
+    config = PPOConfig(env=TOY_ENV, env_kwargs="{}", tiny_vocab_size=64, tiny_hidden_size=64, lora_r=0,
+                       device="cpu", output_dir=str(Path(out) / "unused"))
+    torch.manual_seed(0)
+    if not dist.is_main:
+        dist.barrier()
+    _, tokenizer, policy = build_model_and_tokenizer(config, torch.device("cpu"))
+    if dist.is_main:
+        dist.barrier()
+    dist.broadcast_parameters(policy)
+    initial = {name: tensor.detach().clone() for name, tensor in policy.state_dict().items()}
+    samples = fixed_samples(len(tokenizer))
+    mine = [samples[i] for i in dist.shard(len(samples), "the batch")]
+    trainable = [p for p in policy.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=0.5)  # linear in the gradient: weights compare like gradients
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    metrics = ppo_update(policy, optimizer, scheduler, mine, epochs=1, minibatch_size=GLOBAL_BATCH,
+                         micro_batch_size=4, cliprange=0.2, cliprange_value=0.2, vf_coef=0.1, entropy_coef=0.01,
+                         max_grad_norm=1.0, whiten=True, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"),
+                         generator=torch.Generator().manual_seed(0), dist=dist)
+    weights = {name: tensor.detach().clone() for name, tensor in policy.state_dict().items()}
+    moved = max(float((weights[name] - initial[name]).abs().max()) for name in weights)
+    torch.save({"loss": metrics["loss/total"], "weights": weights, "world_size": dist.world_size, "moved": moved},
+               Path(out) / f"rank{dist.rank}.pt")
+    dist.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
