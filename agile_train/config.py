@@ -15,6 +15,7 @@ from typing import Any
 TINY_MODEL = "tiny"
 CONTEXT_MODES = ("last", "concat")
 SESSION_ADVANTAGES = ("heuristic", "value", "none")
+ROLLOUT_ENGINES = ("transformers", "vllm")
 
 
 def _help(text: str, **kwargs) -> Any:
@@ -121,6 +122,11 @@ class PPOConfig(RunConfig):
     env_wait_s: float = _help(
         "-1: generate once every env copy has stepped (deterministic). >= 0: after this many seconds, generate "
         "for the copies that are ready so a slow env step never stalls the batch.", default=-1.0)
+    rollout_engine: str = _help(
+        "What samples rollouts: transformers (the policy module itself; everywhere) or vllm (LoRA policies on a "
+        "GPU with vLLM installed; the adapter is synced into vLLM after every update).", default="transformers")
+    vllm_gpu_memory_utilization: float = _help("Share of GPU memory vLLM may take (the trainer needs the rest).",
+                                               default=0.3)
     init_adapter: str = _help("Start from this LoRA adapter folder (e.g. an SFT run).", default="")
     checkpoint_every: int = _help("Save a checkpoint every N iterations (and at the end).", default=5)
     resume: bool = _help("Continue from the last checkpoint in --output-dir.", default=False)
@@ -140,6 +146,11 @@ class PPOConfig(RunConfig):
                              f"({self.micro_batch_size})")
         if not 0.0 <= self.top_p <= 1.0 or self.temperature < 0:
             raise ValueError("--top-p must be in [0, 1] and --temperature >= 0")
+        if self.rollout_engine not in ROLLOUT_ENGINES:
+            raise ValueError(f"--rollout-engine must be one of {ROLLOUT_ENGINES}, got {self.rollout_engine!r}")
+        if self.rollout_engine == "vllm" and self.init_adapter:
+            raise ValueError("--rollout-engine vllm with --init-adapter is not supported yet: vLLM would need the "
+                             "SFT-merged base saved as a model folder. Merge it first and pass that folder as --model.")
 
     def stop_list(self) -> list[str]:
         return [text for text in self.stop_strings.split(",") if text]

@@ -25,6 +25,7 @@ import torch
 from agile_train.checkpoint import latest_checkpoint, load_policy_weights, load_training_state, save_checkpoint
 from agile_train.config import TINY_MODEL, PPOConfig
 from agile_train.distributed import Distributed
+from agile_train.engines import make_engine
 from agile_train.envs import env_corpus, env_factory, make_envs
 from agile_train.generation import Sampling
 from agile_train.learner import (
@@ -120,6 +121,8 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
     kl = KLController(config.kl_coef, config.kl_target, config.kl_horizon)
     sampling = Sampling(config.max_new_tokens, config.temperature, config.top_p, config.stop_list())
     pad_id = tokenizer.pad_token_id
+    engine = make_engine(config.rollout_engine, policy, tokenizer, model_path, device, config.lora_r,
+                         config.vllm_gpu_memory_utilization, config.seed + dist.rank)
 
     start = 0
     if config.resume:
@@ -135,6 +138,7 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
         if dist.rank:  # the checkpoint holds the main process's generators; the others draw their own streams
             for offset, generator in enumerate(generators.values()):
                 generator.manual_seed(config.seed + 7919 * start + 104729 * dist.rank + offset)
+        engine.sync(policy)
     logger = MetricLogger(run_dir, start_iteration=start) if dist.is_main else None
     history: list[dict] = []
     bar = _progress(range(start + 1, config.iterations + 1), progress and dist.is_main, start, config.iterations)
@@ -144,7 +148,7 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
             began = time.perf_counter()
             segments, env_stats, generated = worker.collect(
                 policy.model, tokenizer, config.steps_per_env, sampling, device, generators["sampling"],
-                bootstrap_terminal_segments=config.session_advantage == "value",
+                bootstrap_terminal_segments=config.session_advantage == "value", engine=engine,
             )
             rollout_s = time.perf_counter() - began
             # 2. Score what was sampled, with the update's own forward pass.
@@ -165,12 +169,14 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
                     dist=dist,
                 )
                 metrics.update(dist.mean_metrics(update))
+                engine.sync(policy)
             (generated, actions) = dist.sum(generated, len(samples))
             metrics["objective/entropy"] = metrics.pop("policy/entropy_avg", float("nan"))
             metrics["throughput/tokens_per_s"] = generated / max(rollout_s, 1e-9)
             metrics["time/rollout_s"] = rollout_s
             metrics["time/update_s"] = time.perf_counter() - began_update
             metrics["lr"] = scheduler.get_last_lr()[0]
+            metrics["time/iteration_s"] = time.perf_counter() - began
             # 5. Log, adapt the KL coefficient, checkpoint.
             kl.update(metrics["objective/kl"], int(actions))
             history.append({"iteration": iteration, **metrics})

@@ -118,10 +118,10 @@ class RolloutWorker:
         self._pool = futures.ThreadPoolExecutor(max_workers=len(envs), thread_name_prefix="env")
 
     def collect(self, policy_model: torch.nn.Module, tokenizer, steps_per_env: int, sampling: Sampling,
-                device: torch.device, generator: torch.Generator | None, bootstrap_terminal_segments: bool
-                ) -> tuple[list[Segment], EnvStats, int]:
+                device: torch.device, generator: torch.Generator | None, bootstrap_terminal_segments: bool,
+                engine=None) -> tuple[list[Segment], EnvStats, int]:
         """`steps_per_env` actions from every env copy. Returns the segments, the env statistics and the number
-        of generated tokens.
+        of generated tokens. `engine` (agile_train.engines) samples instead of `policy_model` when given.
 
         With `bootstrap_terminal_segments` a segment closed by `info["segment_end"]` bootstraps from the next
         session's value (the paper's state advantage V(S_i+1) - V(S_i)); otherwise it is terminal.
@@ -157,8 +157,9 @@ class RolloutWorker:
                 continue
             for i in ready:
                 prompts[i] = self.encoder.encode(self.observations[i], self.histories[i])
-            responses = sample_actions(policy_model, tokenizer, [prompts[i] for i in ready], sampling, device,
-                                       generator)
+            batch = [prompts[i] for i in ready]
+            responses = (engine.generate(batch, sampling, generator) if engine is not None
+                         else sample_actions(policy_model, tokenizer, batch, sampling, device, generator))
             for i, response in zip(ready, responses):
                 generated += len(response)
                 remaining[i] -= 1

@@ -9,6 +9,11 @@ Greedy decoding, so all three produce the same tokens (compared token for token)
 within each repeat and medians reported, because this machine's speed drifts. Update: one PPO minibatch (forward, backward,
 optimizer step) at batch sizes 1/4/16, LoRA vs full fine-tuning, each case in a fresh process so its peak
 memory (max RSS) is its own.
+
+Scaling (--sections envs processes): Gymnasium's sync vs async vector env stepping agile/ProductQA-v0; the
+trainer's rollout with env steps that take time (a tool call of 0-2x `--latency-ms`), waiting for every env
+copy before generating (sync) vs generating for the copies that are ready (async, `--env-wait-s 0`); and
+`python -m agile_train.ppo` on one process vs two (`accelerate launch`), the same global batch.
 """
 
 from __future__ import annotations
@@ -142,6 +147,104 @@ def update_benchmark(model_path: str, prompt_tokens: int, new_tokens: int, repea
     return rows
 
 
+class SlowToolProductQA:
+    """agile/ProductQA-v0 whose steps take 0 to 2x `latency_ms` (seeded), like a real SQL server or web API."""
+
+    def __new__(cls, latency_ms: float = 30.0, **kwargs):
+        import gymnasium as gym
+        import numpy as np
+
+        import agile_gym  # noqa: F401
+
+        class Latency(gym.Wrapper):
+            def __init__(self, env):
+                super().__init__(env)
+                self.draw = np.random.default_rng(0)
+
+            def step(self, action):
+                time.sleep(self.draw.uniform(0, 2 * latency_ms) / 1000)
+                return self.env.step(action)
+
+        return Latency(gym.make("agile/ProductQA-v0", **kwargs))
+
+
+def vector_env_benchmark(num_envs: int, steps: int, repeats: int) -> list[dict]:
+    import gymnasium as gym
+
+    import agile_gym  # noqa: F401
+
+    rows = []
+    for mode in ("sync", "async"):
+        times = []
+        for _ in range(repeats):
+            envs = gym.make_vec("agile/ProductQA-v0", num_envs=num_envs, vectorization_mode=mode, split="train")
+            envs.reset(seed=0)
+            began = time.perf_counter()
+            for step in range(steps):
+                envs.step(tuple("[SeekAdvice]" if step % 2 == 0 else "[NoInformation]" for _ in range(num_envs)))
+            times.append(time.perf_counter() - began)
+            envs.close()
+        seconds = statistics.median(times)
+        rows.append({"mode": mode, "envs": num_envs, "steps": steps, "env_steps_per_s": num_envs * steps / seconds})
+    return rows
+
+
+def overlap_benchmark(num_envs: int, steps_per_env: int, latency_ms: float, new_tokens: int, repeats: int) -> list[dict]:
+    """Rollout wall time with slow env steps: wait for every copy (sync) vs generate for ready copies (async)."""
+    from agile_train.config import PPOConfig
+    from agile_train.envs import make_envs
+    from agile_train.generation import Sampling
+    from agile_train.ppo import build_model_and_tokenizer
+    from agile_train.rollout import PromptEncoder, RolloutWorker
+
+    env_id = f"{__name__}:SlowToolProductQA"
+    kwargs = {"latency_ms": latency_ms, "split": "train", "category": "desk_lamps"}
+    config = PPOConfig(env=env_id, env_kwargs=json.dumps(kwargs), lora_r=0, device="cpu", max_new_tokens=new_tokens)
+    _, tokenizer, policy = build_model_and_tokenizer(config, torch.device("cpu"))
+    encoder = PromptEncoder(tokenizer, "auto", "last", 512)
+    sampling = Sampling(new_tokens, temperature=1.0)
+    times: dict[str, list[float]] = {"sync (wait for every env copy)": [], "async (generate for ready copies)": []}
+    for repeat in range(repeats):
+        for name, wait in zip(times, (-1.0, 0.0)):
+            worker = RolloutWorker(make_envs(env_id, kwargs, num_envs), encoder, seed=repeat, env_wait_s=wait)
+            began = time.perf_counter()
+            worker.collect(policy.model, tokenizer, steps_per_env, sampling, torch.device("cpu"),
+                           torch.Generator().manual_seed(repeat), bootstrap_terminal_segments=True)
+            times[name].append(time.perf_counter() - began)
+            worker.close()
+    return [{"mode": name, "envs": num_envs, "steps_per_env": steps_per_env, "latency_ms": latency_ms,
+             "rollout_s": statistics.median(values)} for name, values in times.items()]
+
+
+def process_benchmark(iterations: int, num_envs: int) -> list[dict]:
+    """`agile_train.ppo` on one process (all cores) vs two processes (one core each), same global batch."""
+    import os
+    import subprocess
+    import sys
+
+    accelerate = Path(sys.executable).parent / "accelerate"
+    rows = []
+    cores = os.cpu_count() or 1
+    for processes in (1, 2):
+        with tempfile.TemporaryDirectory() as run:
+            args = ["-m", "agile_train.ppo", "--output-dir", run, "--iterations", str(iterations), "--num-envs",
+                    str(num_envs), "--steps-per-env", "4", "--device", "cpu", "--checkpoint-every", "1000"]
+            threads = str(max(1, cores // processes))
+            if processes == 1:
+                command = [sys.executable, *args]
+            else:
+                command = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                           "--mixed_precision", "no", "--dynamo_backend", "no", *args]
+            env = {**os.environ, "OMP_NUM_THREADS": threads, "TOKENIZERS_PARALLELISM": "false"}
+            subprocess.run(command, check=True, capture_output=True, env=env)
+            lines = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+        steady = lines[1:] or lines  # the first iteration pays for warm-up
+        seconds = statistics.median(line["time/iteration_s"] for line in steady)
+        rows.append({"processes": processes, "threads_each": int(threads), "iteration_s": seconds,
+                     "env_steps_per_s": num_envs * 4 / seconds})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="", help="HF folder or hub name; default: a 4-layer 256-wide tiny Llama")
@@ -150,11 +253,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", default="results/ppo_speed.json")
+    parser.add_argument("--sections", nargs="+", default=["rollout", "update", "envs", "processes"],
+                        choices=["rollout", "update", "envs", "processes"], help="what to measure (default: all)")
+    parser.add_argument("--latency-ms", type=float, default=30.0, help="mean env step latency for the overlap rows")
+    parser.add_argument("--iterations", type=int, default=6, help="PPO iterations per process-count row")
     args = parser.parse_args(argv)
+    report: dict = {"model": args.model or "tiny llama 4x256",
+                    "machine": {"platform": platform.platform(), "cpus": multiprocessing.cpu_count(),
+                                "torch": torch.__version__, "threads": torch.get_num_threads()}}
     with tempfile.TemporaryDirectory() as scratch:
-        model_path = args.model or tiny_model(Path(scratch) / "tiny")
-        rollout = rollout_benchmark(model_path, args.envs, args.prompt_tokens, args.new_tokens, args.repeats)
-        update = update_benchmark(model_path, args.prompt_tokens, args.new_tokens, args.repeats)
+        model_path = args.model or tiny_model(Path(scratch) / "tiny") if {"rollout", "update"} & set(args.sections) else ""
+        if "rollout" in args.sections:
+            report["rollout"] = rollout_benchmark(model_path, args.envs, args.prompt_tokens, args.new_tokens, args.repeats)
+            print_rollout(report["rollout"], args)
+        if "update" in args.sections:
+            report["update"] = update_benchmark(model_path, args.prompt_tokens, args.new_tokens, args.repeats)
+            print_update(report["update"], args)
+    if "envs" in args.sections:
+        report["vector_envs"] = vector_env_benchmark(args.envs, 200, args.repeats)
+        print(f"\nGymnasium vector env, agile/ProductQA-v0, {args.envs} envs, 200 steps (median of {args.repeats}):")
+        print("| mode | env steps/s |\n|---|---|")
+        for row in report["vector_envs"]:
+            print(f"| {row['mode']} | {row['env_steps_per_s']:.0f} |")
+        sync, asynchronous = (row["env_steps_per_s"] for row in report["vector_envs"])
+        print(f"async / sync: {asynchronous / sync:.2f}x")
+        report["overlap"] = overlap_benchmark(args.envs, 4, args.latency_ms, 16, args.repeats)
+        print(f"\nTrainer rollout, {args.envs} env copies x 4 steps, env steps of 0-{2 * args.latency_ms:g} ms, tiny "
+              f"model, up to 16 new tokens (median of {args.repeats}):")
+        print("| mode | rollout s |\n|---|---|")
+        for row in report["overlap"]:
+            print(f"| {row['mode']} | {row['rollout_s']:.2f} |")
+        sync, asynchronous = (row["rollout_s"] for row in report["overlap"])
+        print(f"speed-up async over sync: {sync / asynchronous:.2f}x")
+    if "processes" in args.sections:
+        report["processes"] = process_benchmark(args.iterations, args.envs)
+        print(f"\n`agile_train.ppo` defaults, {args.envs} env copies x 4 steps per iteration (median over iterations "
+              f"2..{args.iterations}):")
+        print("| processes | threads each | iteration s | env steps/s |\n|---|---|---|---|")
+        for row in report["processes"]:
+            print(f"| {row['processes']} | {row['threads_each']} | {row['iteration_s']:.2f} | {row['env_steps_per_s']:.1f} |")
+        one, two = report["processes"]
+        print(f"speed-up of 2 processes over 1: {one['iteration_s'] / two['iteration_s']:.2f}x")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+def print_rollout(rollout: dict, args) -> None:
     print(f"\nRollout, {args.envs} envs x {args.prompt_tokens}-token prompts, up to {args.new_tokens} new tokens, "
           f"greedy ({rollout['new_tokens_produced']} produced; median of {args.repeats}):")
     print("| variant | new tokens/s |\n|---|---|")
@@ -162,18 +308,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {rate:.0f} |")
     print(f"ours / one-at-a-time: {rollout['ratio_vs_one_at_a_time']:.2f}x; ours / batched generate: "
           f"{rollout['ratio_vs_batched_generate']:.2f}x; greedy tokens equal: {rollout['greedy_tokens_match_generate']}")
+
+
+def print_update(update: list[dict], args) -> None:
     print(f"\nUpdate step ({args.prompt_tokens} + {args.new_tokens} tokens per action):")
     print("| mode | batch | step s | tokens/s | trainable params | peak RSS MB |\n|---|---|---|---|---|---|")
     for row in update:
         print(f"| {row['mode']} | {row['batch']} | {row['step_s']:.3f} | {row['tokens_per_s']:.0f} | "
               f"{row['trainable_params']:,} | {row['peak_rss_mb']:.0f} |")
-    report = {"model": args.model or "tiny llama 4x256", "rollout": rollout, "update": update,
-              "machine": {"platform": platform.platform(), "cpus": multiprocessing.cpu_count(),
-                          "torch": torch.__version__, "threads": torch.get_num_threads()}}
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {args.output}")
-    return 0
 
 
 if __name__ == "__main__":
