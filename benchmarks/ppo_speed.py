@@ -11,7 +11,7 @@ optimizer step) at batch sizes 1/4/16, LoRA vs full fine-tuning, each case in a 
 memory (max RSS) is its own.
 
 Scaling (--sections envs processes): Gymnasium's sync vs async vector env stepping agile/ProductQA-v0; the
-trainer's rollout with env steps that take time (a tool call of 0-2x `--latency-ms`), waiting for every env
+trainer's rollout with env steps that take time (tool calls of 0-2x `--latency-ms`, one in ten 10x), waiting for every env
 copy before generating (sync) vs generating for the copies that are ready (async, `--env-wait-s 0`); and
 `python -m agile_train.ppo` on one process vs two (`accelerate launch`), the same global batch.
 """
@@ -148,7 +148,10 @@ def update_benchmark(model_path: str, prompt_tokens: int, new_tokens: int, repea
 
 
 class SlowToolProductQA:
-    """agile/ProductQA-v0 whose steps take 0 to 2x `latency_ms` (seeded), like a real SQL server or web API."""
+    """agile/ProductQA-v0 whose steps take time like calls to a real SQL server or web API: uniform in
+    0..2x `latency_ms`, and one step in ten 10x `latency_ms` (a slow query); seeded."""
+
+    copies = 0  # each copy draws its own latencies (same seeds in every run)
 
     def __new__(cls, latency_ms: float = 30.0, **kwargs):
         import gymnasium as gym
@@ -159,10 +162,12 @@ class SlowToolProductQA:
         class Latency(gym.Wrapper):
             def __init__(self, env):
                 super().__init__(env)
-                self.draw = np.random.default_rng(0)
+                self.draw = np.random.default_rng(SlowToolProductQA.copies)
+                SlowToolProductQA.copies += 1
 
             def step(self, action):
-                time.sleep(self.draw.uniform(0, 2 * latency_ms) / 1000)
+                slow = self.draw.random() < 0.1
+                time.sleep((10 * latency_ms if slow else self.draw.uniform(0, 2 * latency_ms)) / 1000)
                 return self.env.step(action)
 
         return Latency(gym.make("agile/ProductQA-v0", **kwargs))
@@ -206,6 +211,7 @@ def overlap_benchmark(num_envs: int, steps_per_env: int, latency_ms: float, new_
     times: dict[str, list[float]] = {"sync (wait for every env copy)": [], "async (generate for ready copies)": []}
     for repeat in range(repeats):
         for name, wait in zip(times, (-1.0, 0.0)):
+            SlowToolProductQA.copies = repeat * num_envs  # both modes meet the same latencies
             worker = RolloutWorker(make_envs(env_id, kwargs, num_envs), encoder, seed=repeat, env_wait_s=wait)
             began = time.perf_counter()
             worker.collect(policy.model, tokenizer, steps_per_env, sampling, torch.device("cpu"),
@@ -278,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         sync, asynchronous = (row["env_steps_per_s"] for row in report["vector_envs"])
         print(f"async / sync: {asynchronous / sync:.2f}x")
         report["overlap"] = overlap_benchmark(args.envs, 4, args.latency_ms, 16, args.repeats)
-        print(f"\nTrainer rollout, {args.envs} env copies x 4 steps, env steps of 0-{2 * args.latency_ms:g} ms, tiny "
-              f"model, up to 16 new tokens (median of {args.repeats}):")
+        print(f"\nTrainer rollout, {args.envs} env copies x 4 steps, env steps of 0-{2 * args.latency_ms:g} ms and one in "
+              f"ten {10 * args.latency_ms:g} ms, tiny model, up to 16 new tokens (median of {args.repeats}):")
         print("| mode | rollout s |\n|---|---|")
         for row in report["overlap"]:
             print(f"| {row['mode']} | {row['rollout_s']:.2f} |")
