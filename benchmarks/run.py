@@ -90,40 +90,37 @@ def base_env_kwargs(args: argparse.Namespace) -> dict:
     return kwargs
 
 
-def session_categories(env_id: str, kwargs: dict, chosen: list[str] | None) -> list[tuple[str, dict]]:
-    """(label, extra kwargs) per session: one per category for envs that have categories, else one."""
-    if chosen:
-        return [(name, {"category": name}) for name in chosen]
+def probe(env_id: str, kwargs: dict) -> tuple[list[str], float]:
+    """The env's categories (empty when it has none) and its default advice cost, from one construction."""
     try:
-        probe = gym.make(env_id, **kwargs)
+        env = gym.make(env_id, **kwargs)
     except TypeError as error:
         raise ValueError(f"{env_id} does not take these arguments: {error}") from None
-    names = list(getattr(probe.unwrapped, "categories", {}) or [])
-    probe.close()
-    if "category" in kwargs or len(names) <= 1:
-        return [("all", {})]
-    return [(name, {"category": name}) for name in names]
+    categories = list(getattr(env.unwrapped, "categories", {}) or [])
+    cost = float(env.unwrapped.advice_cost)
+    env.close()
+    return categories, cost
 
 
 def plan(args: argparse.Namespace, agents: list[str], options: AgentOptions) -> list[SessionSpec]:
+    """Every session to play: agent x advice cost x ablation x category (one session per category)."""
     kwargs = base_env_kwargs(args)
-    costs = args.advice_cost or [gym.spec(args.env).kwargs.get("advice_cost") or _default_cost(args.env, kwargs)]
     ablations = [FULL] + [a for a in dict.fromkeys(args.ablate) if a != FULL]
     for ablation in ablations:
         ablation_kwargs(ablation)
-    categories = session_categories(args.env, kwargs, args.category)
+    names, default_cost = probe(args.env, kwargs)
+    costs = args.advice_cost or [default_cost]
+    if args.category:
+        categories = [(name, {"category": name}) for name in args.category]
+    elif "category" in kwargs or len(names) <= 1:
+        categories = [("all", {})]
+    else:
+        categories = [(name, {"category": name}) for name in names]
     agent_options = {k: v for k, v in asdict(options).items() if k not in ("env", "env_kwargs", "device", "concurrency")}
     return [SessionSpec(agent=agent, advice_cost=float(cost), ablation=ablation, category=label, env=args.env,
                         env_kwargs={**kwargs, **extra, "advice_cost": float(cost), **ablation_kwargs(ablation)},
                         agent_options=agent_options if ":" in agent else {}, seed=args.seed)
             for agent in agents for cost in costs for ablation in ablations for label, extra in categories]
-
-
-def _default_cost(env_id: str, kwargs: dict) -> float:
-    probe = gym.make(env_id, **kwargs)
-    cost = probe.unwrapped.advice_cost
-    probe.close()
-    return cost
 
 
 def run(args: argparse.Namespace) -> int:
