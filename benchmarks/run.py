@@ -147,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
                 continue
             try:
                 pool = make_agent(agent, options)
+            except ValueError:
+                raise  # a wrong spec or a missing package: say so now, before anything runs
             except Exception as error:
                 failures += [{"spec": json.loads(json.dumps(asdict(spec))), "error": f"agent could not start: "
                               f"{type(error).__name__}: {error}"} for spec in todo]

@@ -65,12 +65,14 @@ def test_ablations_switch_capabilities_off_and_label_rows(tmp_path):
     assert "w/o memory+reflection" in (tmp_path / "results.md").read_text()
 
 
-def test_bad_ablation_and_agent_are_clear_errors(tmp_path, capsys):
+def test_bad_ablation_and_agent_are_clear_errors(tmp_path, capsys, monkeypatch):
     assert run(tmp_path, "--ablate", "planning") == 2
     assert "choose from memory, reflection, advice, tools" in capsys.readouterr().err
-    assert run(tmp_path, "--agent", "no_such_module:Agent") == 1
-    report = json.loads((tmp_path / "results.json").read_text())
-    assert report["failures"] and "cannot import" in report["failures"][0]["error"]
+    assert run(tmp_path, "--agent", "no_such_module:Agent") == 2
+    assert "cannot import Agent from no_such_module" in capsys.readouterr().err
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert run(tmp_path, "--agent", "openai:gpt-4o") == 2
+    assert "set $OPENAI_API_KEY, or pass --base-url" in capsys.readouterr().err
 
 
 def test_a_crashed_session_is_reported_and_the_rerun_resumes(tmp_path, monkeypatch, capsys):
