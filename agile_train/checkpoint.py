@@ -53,15 +53,19 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def save_checkpoint(run_dir: str | os.PathLike, iteration: int, policy, tokenizer, optimizer, scheduler,
                     generators: dict[str, torch.Generator], trainer_state: dict[str, Any],
-                    worker_state: dict[str, Any] | None, keep: int = 2) -> Path:
+                    worker_state: dict[str, Any] | None, keep: int = 2,
+                    full_state: tuple[dict[str, Any], dict[str, Any] | None] | None = None) -> Path:
+    """`full_state`: (model, optimizer) state gathered from a sharded policy (agile_train.sharding.full_state),
+    saved instead of the policy's and optimizer's own, which are shards."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"iteration-{iteration:06d}"
     staging = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=root))
     try:
-        policy.save_pretrained(staging / "policy")
+        model_state, optimizer_state = full_state if full_state is not None else (None, None)
+        policy.save_pretrained(staging / "policy", state_dict=model_state)
         tokenizer.save_pretrained(staging / "policy")
-        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+        torch.save(optimizer_state if optimizer_state is not None else optimizer.state_dict(), staging / "optimizer.pt")
         torch.save(scheduler.state_dict(), staging / "scheduler.pt")
         torch.save(rng_state(generators), staging / "rng.pt")
         if worker_state is not None:
@@ -109,10 +113,22 @@ def load_policy_weights(policy, checkpoint: Path) -> None:
     policy.load_value_head(folder)
 
 
-def load_training_state(checkpoint: Path, optimizer, scheduler, generators: dict[str, torch.Generator]
-                        ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Restore optimizer, scheduler and RNGs; return (trainer_state, worker_state or None)."""
-    optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=False))
+def load_training_state(checkpoint: Path, optimizer, scheduler, generators: dict[str, torch.Generator],
+                        policy=None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Restore optimizer, scheduler and RNGs; return (trainer_state, worker_state or None).
+
+    A sharded run's optimizer state is saved by parameter name and loads into `policy`'s optimizer whether or
+    not that is sharded; an unsharded run's is saved by parameter position and loads only unsharded.
+    """
+    from agile_train.sharding import is_name_keyed, is_sharded, load_full_optimizer_state
+
+    optimizer_state = torch.load(checkpoint / "optimizer.pt", weights_only=False)
+    if is_name_keyed(optimizer_state):
+        load_full_optimizer_state(policy, optimizer, optimizer_state)
+    elif policy is not None and is_sharded(policy):
+        raise ValueError(f"{checkpoint} was written by a run without --fsdp; resume it without --fsdp")
+    else:
+        optimizer.load_state_dict(optimizer_state)
     scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=False))
     set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=False), generators)
     envs = checkpoint / "envs.pkl"

@@ -40,6 +40,10 @@ class RunConfig:
     lora_target_modules: str = _help("Comma-separated module names for LoRA, or 'all-linear'.", default="all-linear")
     dtype: str = _help("Model weights dtype: auto (bf16 on a GPU that supports it, else fp32), float32, bfloat16.",
                        default="auto")
+    fsdp: bool = _help(
+        "Shard weights, gradients and optimizer state across processes (PyTorch FSDP2) for models that do not fit "
+        "one device; needs accelerate launch with several processes (an accelerate config with distributed_type: "
+        "FSDP does the same).", default=False)
     chat_template: str = _help("Wrap observations in the tokenizer's chat template: auto (when it has one), on, off.",
                                default="auto")
     output_dir: str = _help("Run folder: config, metrics.jsonl, TensorBoard events, checkpoints.", default="runs/ppo")
@@ -151,6 +155,9 @@ class PPOConfig(RunConfig):
         if self.rollout_engine == "vllm" and self.init_adapter:
             raise ValueError("--rollout-engine vllm with --init-adapter is not supported yet: vLLM would need the "
                              "SFT-merged base saved as a model folder. Merge it first and pass that folder as --model.")
+        if self.rollout_engine == "vllm" and self.fsdp:
+            raise ValueError("--rollout-engine vllm with --fsdp is not supported yet: the adapter handed to vLLM "
+                             "would have to be gathered first. Use the transformers engine with --fsdp.")
 
     def stop_list(self) -> list[str]:
         return [text for text in self.stop_strings.split(",") if text]

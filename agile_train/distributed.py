@@ -22,17 +22,26 @@ class Distributed:
     rank: int = 0
     world_size: int = 1
     device: torch.device | None = None
+    sharded: bool = False  # FSDP (agile_train.sharding): gradients arrive summed, in shards
 
     @classmethod
-    def from_environment(cls, device: str = "auto") -> "Distributed":
-        """The launcher's process group when started with more than one process, else a single process."""
+    def from_environment(cls, device: str = "auto", fsdp: bool = False) -> "Distributed":
+        """The launcher's process group when started with more than one process, else a single process.
+
+        `fsdp`, or an accelerate config with `distributed_type: FSDP` (ACCELERATE_USE_FSDP in the environment),
+        asks for sharded training; it needs more than one process.
+        """
+        fsdp = fsdp or os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
         if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            if fsdp:
+                raise ValueError("--fsdp shards the model across processes: start with accelerate launch "
+                                 "--num_processes N (N > 1), or drop --fsdp")
             return cls()
         from accelerate import PartialState
 
         # Without cpu=True accelerate leaves a GPU-less machine undistributed; gloo serves CPU processes.
         state = PartialState(cpu=device == "cpu" or (device == "auto" and not torch.cuda.is_available()))
-        return cls(state.process_index, state.num_processes, state.device)
+        return cls(state.process_index, state.num_processes, state.device, sharded=fsdp)
 
     @property
     def enabled(self) -> bool:
@@ -65,6 +74,8 @@ class Distributed:
     def sync_gradients(self, parameters: list[torch.nn.Parameter]) -> None:
         """Sum every rank's gradients (missing ones count as zero) with one all-reduce."""
         if not self.enabled:
+            return
+        if self.sharded:  # FSDP has already summed them into each rank's shard during backward
             return
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in parameters]
         flat = torch.cat([g.reshape(-1).float() for g in grads])

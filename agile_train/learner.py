@@ -17,6 +17,7 @@ from agile_train.losses import (
 )
 from agile_train.models import PolicyWithValue
 from agile_train.rollout import Segment
+from agile_train.sharding import idle_backward
 
 
 @dataclass
@@ -165,8 +166,13 @@ def ppo_update(policy: PolicyWithValue, optimizer, scheduler, samples: list[Samp
             minibatch = [samples[i] for i in order[step * local_minibatch:(step + 1) * local_minibatch]]
             (tokens_in_minibatch,) = dist.sum(sum(len(s.response_ids) for s in minibatch))
             optimizer.zero_grad(set_to_none=True)
-            for mc_start in range(0, len(minibatch), micro_batch_size):
-                micro = minibatch[mc_start:mc_start + micro_batch_size]
+            micro_batches = [minibatch[i:i + micro_batch_size] for i in range(0, len(minibatch), micro_batch_size)]
+            if dist.sharded:  # every sharded forward is a collective: all ranks run as many as the busiest
+                micro_batches += [[]] * (dist.max(len(micro_batches)) - len(micro_batches))
+            for micro in micro_batches:
+                if not micro:
+                    idle_backward(policy, device)
+                    continue
                 batch = collate([s.prompt_ids for s in micro], [s.response_ids for s in micro], pad_id, device)
                 width = batch.response_ids.shape[1]
                 mask = batch.response_mask
@@ -194,6 +200,8 @@ def ppo_update(policy: PolicyWithValue, optimizer, scheduler, samples: list[Samp
                     history.setdefault(name, []).append(float(value.detach()))
             dist.sync_gradients(trainable)
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+            if hasattr(grad_norm, "full_tensor"):  # sharded gradients give a distributed tensor
+                grad_norm = grad_norm.full_tensor()
             history.setdefault("policy/grad_norm", []).append(float(grad_norm))
             optimizer.step()
     scheduler.step()

@@ -72,13 +72,23 @@ class PolicyWithValue(nn.Module):
             return reference(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                              logits_to_keep=keep, use_cache=False).logits
 
-    def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """An ordinary Hugging Face folder (adapter or full model) plus the value head."""
+    def save_pretrained(self, directory: str | os.PathLike, state_dict: dict[str, torch.Tensor] | None = None
+                        ) -> None:
+        """An ordinary Hugging Face folder (adapter or full model) plus the value head.
+
+        `state_dict`: this module's full state (keys as in `self.state_dict()`), for a sharded policy whose own
+        tensors are shards.
+        """
         from safetensors.torch import save_file
 
-        self.model.save_pretrained(directory)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.value_head.state_dict().items()},
-                  str(Path(directory) / VALUE_HEAD_FILE))
+        def part(prefix: str) -> dict[str, torch.Tensor] | None:
+            if state_dict is None:
+                return None
+            return {key[len(prefix):]: value for key, value in state_dict.items() if key.startswith(prefix)}
+
+        self.model.save_pretrained(directory, state_dict=part("model."))
+        head = part("value_head.") or self.value_head.state_dict()
+        save_file({k: v.detach().cpu().contiguous() for k, v in head.items()}, str(Path(directory) / VALUE_HEAD_FILE))
 
     def load_value_head(self, directory: str | os.PathLike) -> bool:
         from safetensors.torch import load_file

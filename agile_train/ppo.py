@@ -34,6 +34,7 @@ from agile_train.learner import (
 from agile_train.metrics import MetricLogger
 from agile_train.models import load_policy, load_tokenizer, resolve_device, resolve_model_path
 from agile_train.rollout import PromptEncoder, RolloutWorker
+from agile_train.sharding import full_state, gathered, held_parameters, shard_policy
 
 
 def seed_everything(seed: int) -> None:
@@ -43,7 +44,8 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_run_config(config: PPOConfig) -> PPOConfig:
-    """On --resume the run's saved config wins; only --iterations and --device come from the command line."""
+    """On --resume the run's saved config wins; only --iterations, --device and --fsdp come from the command
+    line (how the run is executed may change; what it trains may not)."""
     if not config.resume:
         return config
     saved = Path(config.output_dir) / "config.json"
@@ -51,7 +53,7 @@ def resolve_run_config(config: PPOConfig) -> PPOConfig:
         raise FileNotFoundError(f"--resume: no checkpoint in {config.output_dir}/checkpoints; start the run "
                                 "without --resume, or point --output-dir at an existing run")
     values = json.loads(saved.read_text())
-    values.update(iterations=config.iterations, device=config.device, resume=True)
+    values.update(iterations=config.iterations, device=config.device, fsdp=config.fsdp, resume=True)
     return PPOConfig(**{f.name: values[f.name] for f in dataclasses.fields(PPOConfig) if f.name in values})
 
 
@@ -85,10 +87,11 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
 
     Started by `accelerate launch` (or torchrun) with several processes, every process takes its share of the
     env copies and the processes train one model data-parallel (see agile_train.distributed); only the main
-    process logs and writes checkpoints, which resume on any process count that divides --num-envs.
+    process logs and writes checkpoints, which resume on any process count that divides --num-envs. With
+    --fsdp (or an accelerate FSDP config) the training state is sharded across them (agile_train.sharding).
     """
     config = resolve_run_config(config)
-    dist = Distributed.from_environment(config.device)
+    dist = Distributed.from_environment(config.device, config.fsdp)
     seed_everything(config.seed)
     device = dist.device if dist.enabled else resolve_device(config.device)
     run_dir = Path(config.output_dir)
@@ -109,6 +112,12 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
         dist.barrier()
         config.save(run_dir / "config.json")
     dist.broadcast_parameters(policy)
+    checkpoint = latest_checkpoint(run_dir) if config.resume else None
+    if checkpoint is not None:
+        load_policy_weights(policy, checkpoint)
+    if dist.sharded:
+        shard_policy(policy, dist)
+    params_held_m = held_parameters(policy) / 1e6
 
     trainable = [p for p in policy.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
@@ -125,10 +134,8 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
                          config.vllm_gpu_memory_utilization, config.seed + dist.rank)
 
     start = 0
-    if config.resume:
-        checkpoint = latest_checkpoint(run_dir)
-        load_policy_weights(policy, checkpoint)
-        state, worker_state = load_training_state(checkpoint, optimizer, scheduler, generators)
+    if checkpoint is not None:
+        state, worker_state = load_training_state(checkpoint, optimizer, scheduler, generators, policy)
         if worker_state is not None:
             if len(worker_state["envs"]) != config.num_envs:
                 raise ValueError(f"the checkpoint holds {len(worker_state['envs'])} env copies, not --num-envs "
@@ -146,13 +153,14 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
         for iteration in bar:
             # 1. Rollout.
             began = time.perf_counter()
-            segments, env_stats, generated = worker.collect(
-                policy.model, tokenizer, config.steps_per_env, sampling, device, generators["sampling"],
-                bootstrap_terminal_segments=config.session_advantage == "value", engine=engine,
-            )
-            rollout_s = time.perf_counter() - began
-            # 2. Score what was sampled, with the update's own forward pass.
-            scored, next_values = score_segments(policy, segments, config.micro_batch_size, pad_id, device)
+            with gathered(policy):  # sharded: full weights while ranks generate and score on their own schedules
+                segments, env_stats, generated = worker.collect(
+                    policy.model, tokenizer, config.steps_per_env, sampling, device, generators["sampling"],
+                    bootstrap_terminal_segments=config.session_advantage == "value", engine=engine,
+                )
+                rollout_s = time.perf_counter() - began
+                # 2. Score what was sampled, with the update's own forward pass.
+                scored, next_values = score_segments(policy, segments, config.micro_batch_size, pad_id, device)
             # 3. Token rewards and GAE per segment.
             rewards = [[turn.reward for turn in segment.turns] for segment in segments]
             samples = assign_advantages(scored, rewards, next_values, kl.coef, config.gamma, config.lam)
@@ -177,6 +185,7 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
             metrics["time/update_s"] = time.perf_counter() - began_update
             metrics["lr"] = scheduler.get_last_lr()[0]
             metrics["time/iteration_s"] = time.perf_counter() - began
+            metrics["memory/params_held_m"] = params_held_m
             # 5. Log, adapt the KL coefficient, checkpoint.
             kl.update(metrics["objective/kl"], int(actions))
             history.append({"iteration": iteration, **metrics})
@@ -186,11 +195,12 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
                 bar.set_postfix(reward=f"{metrics['env/reward_mean']:.3f}", kl=f"{metrics['objective/kl']:.3f}")
             if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
                 states = dist.gather(worker.state())
+                full = full_state(policy, optimizer) if dist.sharded else None
                 if dist.is_main:
                     merged = {key: [value for state in states for value in state[key]] for key in states[0]}
                     save_checkpoint(run_dir, iteration, policy, tokenizer, optimizer, scheduler, generators,
                                     {"kl_coef": kl.coef, "model_path": model_path, "processes": dist.world_size},
-                                    merged)
+                                    merged, full_state=full)
                 dist.barrier()
     finally:
         if logger is not None:

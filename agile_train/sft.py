@@ -26,6 +26,7 @@ from agile_train.learner import collate, response_logprobs
 from agile_train.metrics import MetricLogger
 from agile_train.models import load_policy, load_tokenizer, resolve_device, resolve_model_path
 from agile_train.rollout import PromptEncoder
+from agile_train.sharding import full_state, idle_backward, shard_policy
 
 
 @dataclass
@@ -70,7 +71,7 @@ def train_sft(config: SFTConfig, progress: bool = True) -> list[dict]:
     from agile_gym.data.paths import cache_dir
     from agile_train.ppo import seed_everything
 
-    dist = Distributed.from_environment("auto")
+    dist = Distributed.from_environment("auto", config.fsdp)
     seed_everything(config.seed)
     device = dist.device if dist.enabled else resolve_device("auto")
     output = Path(config.output_dir)
@@ -85,6 +86,8 @@ def train_sft(config: SFTConfig, progress: bool = True) -> list[dict]:
     if dist.is_main:
         dist.barrier()
     dist.broadcast_parameters(policy)
+    if dist.sharded:
+        shard_policy(policy, dist)
     encoder = PromptEncoder(tokenizer, config.chat_template, "last", config.max_prompt_tokens)
     eos = tokenizer.eos_token_id
     examples = []
@@ -105,18 +108,17 @@ def train_sft(config: SFTConfig, progress: bool = True) -> list[dict]:
         for start in range(0, len(order), config.batch_size):
             chunk = [examples[i] for i in order[start:start + config.batch_size]][dist.rank::dist.world_size]
             optimizer.zero_grad(set_to_none=True)
-            local_tokens = sum(len(completion) for _, completion in chunk)
-            global_tokens, loss_sum = local_tokens, 0.0
+            (global_tokens,) = dist.sum(sum(len(completion) for _, completion in chunk))
+            loss_sum = 0.0
             if chunk:
                 batch = collate([p for p, _ in chunk], [c for _, c in chunk], tokenizer.pad_token_id, device)
                 logits, _ = policy(batch.input_ids, batch.attention_mask, batch.keep, with_values=False)
                 token_losses = -(response_logprobs(logits, batch) * batch.response_mask).sum()
-                (global_tokens,) = dist.sum(local_tokens)
                 # A per-token mean over the whole (global) batch once the processes' gradients are summed.
                 (token_losses / global_tokens).backward()
                 loss_sum = float(token_losses.detach())
-            else:
-                (global_tokens,) = dist.sum(0)
+            elif dist.sharded:  # sharded passes are collectives: join this step's with a zero loss
+                idle_backward(policy, device, with_values=False)
             dist.sync_gradients(trainable)
             torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
             optimizer.step()
@@ -132,11 +134,12 @@ def train_sft(config: SFTConfig, progress: bool = True) -> list[dict]:
         history.append(record)
     if bar is not None:
         bar.close()
+    model_state = full_state(policy)[0] if dist.sharded else None  # every process takes part in the gathering
     if not dist.is_main:
         dist.close()
         return history
     logger.close()
-    policy.save_pretrained(output)
+    policy.save_pretrained(output, state_dict=model_state)
     tokenizer.save_pretrained(output)
     config.save(output / "sft_config.json")
     (output / "sft_state.json").write_text(json.dumps({"base_model": model_path, "examples": len(examples)}) + "\n")

@@ -13,7 +13,8 @@ memory (max RSS) is its own.
 Scaling (--sections envs processes): Gymnasium's sync vs async vector env stepping agile/ProductQA-v0; the
 trainer's rollout with env steps that take time (tool calls of 0-2x `--latency-ms`, one in ten 10x), waiting for every env
 copy before generating (sync) vs generating for the copies that are ready (async, `--env-wait-s 0`); and
-`python -m agile_train.ppo` on one process vs two (`accelerate launch`), the same global batch.
+`python -m agile_train.ppo` on one process vs two (`accelerate launch`, data parallel and `--fsdp`), the same
+global batch.
 """
 
 from __future__ import annotations
@@ -223,7 +224,8 @@ def overlap_benchmark(num_envs: int, steps_per_env: int, latency_ms: float, new_
 
 
 def process_benchmark(iterations: int, num_envs: int) -> list[dict]:
-    """`agile_train.ppo` on one process (all cores) vs two processes (one core each), same global batch."""
+    """`agile_train.ppo` on one process (all cores) vs two processes (one core each), data parallel and fully
+    sharded (FSDP), same global batch."""
     import os
     import subprocess
     import sys
@@ -231,7 +233,7 @@ def process_benchmark(iterations: int, num_envs: int) -> list[dict]:
     accelerate = Path(sys.executable).parent / "accelerate"
     rows = []
     cores = os.cpu_count() or 1
-    for processes in (1, 2):
+    for processes, fsdp in ((1, False), (2, False), (2, True)):
         with tempfile.TemporaryDirectory() as run:
             args = ["-m", "agile_train.ppo", "--output-dir", run, "--iterations", str(iterations), "--num-envs",
                     str(num_envs), "--steps-per-env", "4", "--device", "cpu", "--checkpoint-every", "1000"]
@@ -240,14 +242,15 @@ def process_benchmark(iterations: int, num_envs: int) -> list[dict]:
                 command = [sys.executable, *args]
             else:
                 command = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                           "--mixed_precision", "no", "--dynamo_backend", "no", *args]
+                           "--mixed_precision", "no", "--dynamo_backend", "no", *args] + ["--fsdp"] * fsdp
             env = {**os.environ, "OMP_NUM_THREADS": threads, "TOKENIZERS_PARALLELISM": "false"}
             subprocess.run(command, check=True, capture_output=True, env=env)
             lines = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
         steady = lines[1:] or lines  # the first iteration pays for warm-up
         seconds = statistics.median(line["time/iteration_s"] for line in steady)
-        rows.append({"processes": processes, "threads_each": int(threads), "iteration_s": seconds,
-                     "env_steps_per_s": num_envs * 4 / seconds})
+        rows.append({"processes": processes, "mode": "fsdp" if fsdp else "data parallel" if processes > 1 else "one",
+                     "threads_each": int(threads), "iteration_s": seconds, "env_steps_per_s": num_envs * 4 / seconds,
+                     "params_held_m": lines[-1]["memory/params_held_m"]})
     return rows
 
 
@@ -295,11 +298,15 @@ def main(argv: list[str] | None = None) -> int:
         report["processes"] = process_benchmark(args.iterations, args.envs)
         print(f"\n`agile_train.ppo` defaults, {args.envs} env copies x 4 steps per iteration (median over iterations "
               f"2..{args.iterations}):")
-        print("| processes | threads each | iteration s | env steps/s |\n|---|---|---|---|")
+        print("| processes | mode | threads each | iteration s | env steps/s | parameters held per process (M) |\n"
+              "|---|---|---|---|---|---|")
         for row in report["processes"]:
-            print(f"| {row['processes']} | {row['threads_each']} | {row['iteration_s']:.2f} | {row['env_steps_per_s']:.1f} |")
-        one, two = report["processes"]
-        print(f"speed-up of 2 processes over 1: {one['iteration_s'] / two['iteration_s']:.2f}x")
+            print(f"| {row['processes']} | {row['mode']} | {row['threads_each']} | {row['iteration_s']:.2f} | "
+                  f"{row['env_steps_per_s']:.1f} | {row['params_held_m']:.3f} |")
+        one, two, sharded = report["processes"]
+        print(f"speed-up of 2 processes over 1: {one['iteration_s'] / two['iteration_s']:.2f}x data parallel, "
+              f"{one['iteration_s'] / sharded['iteration_s']:.2f}x sharded (holding "
+              f"{sharded['params_held_m'] / one['params_held_m']:.2f} of the parameters)")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.output}")

@@ -2,8 +2,9 @@
 
     python -m tests.agile_train.ddp_probe OUT                                  # one process, the whole batch
     accelerate launch --multi_gpu --num_processes 2 -m tests.agile_train.ddp_probe OUT   # each rank half of it
+    accelerate launch ... -m tests.agile_train.ddp_probe OUT --fsdp            # sharded, ranks' shares uneven
 
-Writes OUT/rank<r>.pt with the global loss and the weights after the step.
+Writes OUT/rank<r>.pt with the global loss and the (full) weights after the step.
 """
 
 import sys
@@ -15,6 +16,7 @@ from agile_train.config import PPOConfig
 from agile_train.distributed import Distributed
 from agile_train.learner import Sample, ppo_update
 from agile_train.ppo import build_model_and_tokenizer
+from agile_train.sharding import full_state, held_parameters, shard_policy
 from tests.agile_train.conftest import TOY_ENV
 
 GLOBAL_BATCH = 12
@@ -34,8 +36,8 @@ def fixed_samples(vocab: int) -> list[Sample]:
     return samples
 
 
-def main(out: str) -> None:
-    dist = Distributed.from_environment("cpu")
+def main(out: str, fsdp: bool = False) -> None:
+    dist = Distributed.from_environment("cpu", fsdp)
     config = PPOConfig(env=TOY_ENV, env_kwargs="{}", tiny_vocab_size=64, tiny_hidden_size=64, lora_r=0,
                        device="cpu", output_dir=str(Path(out) / "unused"))
     torch.manual_seed(0)
@@ -48,19 +50,27 @@ def main(out: str) -> None:
     initial = {name: tensor.detach().clone() for name, tensor in policy.state_dict().items()}
     samples = fixed_samples(len(tokenizer))
     mine = [samples[i] for i in dist.shard(len(samples), "the batch")]
+    if fsdp:  # rank 0 takes two thirds, so rank 1 must join a micro-batch it has no data for
+        cut = 2 * GLOBAL_BATCH // 3
+        mine = samples[:cut] if dist.is_main else samples[cut:]
+        shard_policy(policy, dist)
+    local, full = held_parameters(policy), sum(p.numel() for p in policy.parameters())
     trainable = [p for p in policy.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(trainable, lr=0.5)  # linear in the gradient: weights compare like gradients
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    metrics = ppo_update(policy, optimizer, scheduler, mine, epochs=1, minibatch_size=GLOBAL_BATCH,
+    metrics = ppo_update(policy, optimizer, scheduler, mine, epochs=1, minibatch_size=2 * GLOBAL_BATCH,
                          micro_batch_size=4, cliprange=0.2, cliprange_value=0.2, vf_coef=0.1, entropy_coef=0.01,
                          max_grad_norm=1.0, whiten=True, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"),
                          generator=torch.Generator().manual_seed(0), dist=dist)
-    weights = {name: tensor.detach().clone() for name, tensor in policy.state_dict().items()}
-    moved = max(float((weights[name] - initial[name]).abs().max()) for name in weights)
-    torch.save({"loss": metrics["loss/total"], "weights": weights, "world_size": dist.world_size, "moved": moved},
-               Path(out) / f"rank{dist.rank}.pt")
+    if fsdp:
+        weights = full_state(policy)[0]  # on the main process only
+    else:
+        weights = {name: tensor.detach().clone() for name, tensor in policy.state_dict().items()}
+    moved = max((float((weights[name] - initial[name]).abs().max()) for name in weights), default=0.0)
+    torch.save({"loss": metrics["loss/total"], "weights": weights, "world_size": dist.world_size, "moved": moved,
+                "local_share": local / full, "metrics": metrics}, Path(out) / f"rank{dist.rank}.pt")
     dist.close()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], fsdp="--fsdp" in sys.argv[2:])
