@@ -85,7 +85,8 @@ def gathered(policy: nn.Module) -> Iterator[None]:
     finally:
         for module in sharded:
             module.reshard()
-            module.set_reshard_after_forward(True)
+            # FSDP's defaults: the root keeps its weights from forward to backward, the layers free theirs.
+            module.set_reshard_after_forward(module is not policy)
 
 
 def idle_backward(policy: nn.Module, device: torch.device, with_values: bool = True) -> None:

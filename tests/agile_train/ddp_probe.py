@@ -16,7 +16,7 @@ from agile_train.config import PPOConfig
 from agile_train.distributed import Distributed
 from agile_train.learner import Sample, ppo_update
 from agile_train.ppo import build_model_and_tokenizer
-from agile_train.sharding import full_state, held_parameters, shard_policy
+from agile_train.sharding import full_state, gathered, held_parameters, shard_policy
 from tests.agile_train.conftest import TOY_ENV
 
 GLOBAL_BATCH = 12
@@ -54,6 +54,8 @@ def main(out: str, fsdp: bool = False) -> None:
         cut = 2 * GLOBAL_BATCH // 3
         mine = samples[:cut] if dist.is_main else samples[cut:]
         shard_policy(policy, dist)
+        with torch.no_grad(), gathered(policy):  # as the trainer scores its rollout before each update
+            policy(torch.tensor([[3, 4, 5]]), torch.ones(1, 3, dtype=torch.long), 1)
     local, full = held_parameters(policy), sum(p.numel() for p in policy.parameters())
     trainable = [p for p in policy.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(trainable, lr=0.5)  # linear in the gradient: weights compare like gradients
