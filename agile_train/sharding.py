@@ -2,9 +2,10 @@
 one device: every process keeps 1/N of the weights, gradients and optimizer state.
 
 Training steps run sharded: each decoder layer is all-gathered for its forward and backward and its gradients
-are reduce-scattered (summed: each rank's loss already carries its share of the global token count). Rollout generation and scoring run on gathered weights (`gathered`): every process
-all-gathers the model once, generates on its own schedule without per-step collectives (ranks sample
-different numbers of tokens), and frees the copy afterwards, as the hybrid engines of verl and OpenRLHF do.
+are reduce-scattered (summed: each rank's loss already carries its share of the global token count). Rollout
+generation and scoring run on gathered weights (`gathered`): every process all-gathers the model once,
+generates on its own schedule without per-step collectives (ranks sample different numbers of tokens), and
+frees the copy afterwards, as the hybrid engines of verl and OpenRLHF do.
 Checkpoints hold full (unsharded) weights and optimizer state keyed by parameter name, written by the main
 process, so they load anywhere: plain transformers + peft, another process count, or without sharding.
 

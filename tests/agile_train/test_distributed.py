@@ -28,6 +28,15 @@ def launch(processes: int, *args: str, timeout: int = 600, launcher: tuple[str, 
     return result
 
 
+def resume_on_one_process(run: Path, iterations: int) -> list[dict]:
+    """`ppo --resume` as a plain single process; returns every metrics line of the run."""
+    result = subprocess.run([sys.executable, "-m", "agile_train.ppo", "--output-dir", str(run), "--resume",
+                             "--iterations", str(iterations), "--device", "cpu"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[2], timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
 def test_two_processes_take_the_single_process_step_on_the_same_global_batch(tmp_path):
     single, double = tmp_path / "single", tmp_path / "double"
     single.mkdir(), double.mkdir()
@@ -86,11 +95,7 @@ def test_fsdp_ppo_checkpoint_loads_unsharded_and_resumes_on_one_process(tmp_path
     for name, tensor in adapter.items():  # the whole adapter, not one rank's shard
         key = name.replace(".weight", ".default.weight")
         assert model.state_dict()[key].shape == tensor.shape, name
-    result = subprocess.run([sys.executable, "-m", "agile_train.ppo", "--output-dir", str(run), "--resume",
-                             "--iterations", "3", "--device", "cpu"], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[2], timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    lines = resume_on_one_process(run, iterations=3)
     assert [line["iteration"] for line in lines] == [1, 2, 3]
     assert lines[-1]["memory/params_held_m"] > 1.5 * lines[0]["memory/params_held_m"]  # unsharded now
     steps = [next(iter(torch.load(run / "checkpoints" / f"iteration-00000{i}" / "optimizer.pt", weights_only=False)
@@ -120,11 +125,7 @@ def test_ppo_runs_on_two_processes_and_resumes_on_one(tmp_path):
 
     envs = pickle.loads((run / "checkpoints" / "iteration-000002" / "envs.pkl").read_bytes())
     assert len(envs["envs"]) == 4  # every rank's env copies, in global order
-    result = subprocess.run([sys.executable, "-m", "agile_train.ppo", "--output-dir", str(run), "--resume",
-                             "--iterations", "3", "--device", "cpu"], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[2], timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    lines = resume_on_one_process(run, iterations=3)
     assert [line["iteration"] for line in lines] == [1, 2, 3]
 
 
