@@ -13,7 +13,7 @@ import numpy as np
 
 from agile_gym.actions import NO_INFORMATION, SEARCH_PRODUCT, SEEK_ADVICE
 from agile_gym.answerer import MemoryAnswerer
-from agile_gym.core import REFLECT_PHASE
+from agile_gym.executor import REFLECT_PHASE
 from agile_gym.data.types import Question
 from agile_gym.grading import normalize_answer
 from agile_gym.memory.retrieval import tokenize

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from agile_gym.actions import ANSWER, PREDICT_ANSWER, SEEK_ADVICE, SHORT_ANSWER, PredictAnswer
-from agile_gym.core import AgileEnv, Outcome, SessionItem
+from agile_gym.executor import AgileEnv, Outcome, SessionItem
 from agile_gym.data.builtin_medmcqa import builtin_medmcqa_records
 from agile_gym.data.medmcqa import load_hf_dataset, load_questions, read_records
 from agile_gym.data.types import Question

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from agile_gym.actions import ANSWER, PREDICT_ANSWER, SEARCH_PRODUCT, SEEK_ADVICE, SHORT_ANSWER, SQL, PredictAnswer, SearchProduct
-from agile_gym.core import AgileEnv, Outcome, SessionItem
+from agile_gym.executor import AgileEnv, Outcome, SessionItem
 from agile_gym.data.builtin import builtin_productqa_root
 from agile_gym.data.paths import task_data_dir
 from agile_gym.data.productqa import list_categories, load_category

@@ -17,7 +17,7 @@ import numpy as np
 
 from agile_gym.actions import SEEK_ADVICE
 from agile_gym.answerer import Answerer, MemoryAnswerer, Proposal
-from agile_gym.core import REFLECT_PHASE
+from agile_gym.executor import REFLECT_PHASE
 from agile_gym.memory.retrieval import tokenize
 
 ANSWER_NOW, SEARCH, ASK_ADVICE = 0, 1, 2

@@ -70,3 +70,18 @@ def test_history_is_private_to_its_key():
 def test_unknown_retriever_name_is_rejected():
     with pytest.raises(ValueError, match="unknown retriever"):
         retriever_factory("tfidf")
+
+
+def test_similarity_counts_are_jaccard_of_word_sets_within_a_scope():
+    from agile_gym.memory.similarity import similarity_counts
+
+    # Word sets: {red, kettl, handl}, {red, kettl, handl, hot} (Jaccard 3/4 with the first), {blue, tent},
+    # the first text again but in another scope, and a text of stopwords only (no words).
+    texts = ["red kettle handle", "Red kettles: handle hot?", "blue tent", "red kettle handle", "is it the"]
+    scopes = ["a", "a", "a", "b", "a"]
+    later, earlier = similarity_counts(texts, scopes, 0.75)
+    assert later.tolist() == [1, 0, 0, 0, 0] and earlier.tolist() == [0, 1, 0, 0, 0]
+    later, earlier = similarity_counts(texts, scopes, 0.76)
+    assert later.tolist() == earlier.tolist() == [0, 0, 0, 0, 0]
+    with pytest.raises(ValueError, match="same length"):
+        similarity_counts(texts, scopes[:2], 0.5)

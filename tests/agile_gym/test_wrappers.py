@@ -54,7 +54,7 @@ def test_session_advantage_refuses_envs_without_the_hook():
 
 
 def test_similar_question_counts_match_a_pairwise_count():
-    from agile_gym.core import _word_set
+    from agile_gym.memory.similarity import word_set
 
     env = gym.make("agile/ProductQA-v0", split="train", shuffle=True)
     env.reset(seed=4)
@@ -62,11 +62,11 @@ def test_similar_question_counts_match_a_pairwise_count():
     items = core._items
     expected = []
     for i, item in enumerate(items):
-        words = _word_set(item.question.question)
+        words = word_set(item.question.question)
 
         def similar(other):
-            union = words | _word_set(other.question.question)
-            return other.scope == item.scope and len(words & _word_set(other.question.question)) / len(union) >= 0.4
+            union = words | word_set(other.question.question)
+            return other.scope == item.scope and len(words & word_set(other.question.question)) / len(union) >= 0.4
 
         expected.append((sum(similar(o) for o in items[i + 1:]), sum(similar(o) for o in items[:i])))
     counted = []

@@ -4,7 +4,6 @@ memory, reward and metrics. A task subclass supplies only what is its own: data,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -28,7 +27,8 @@ from agile_gym.actions import (
     parse_action,
 )
 from agile_gym.data.types import Question
-from agile_gym.memory.retrieval import Retriever, tokenize
+from agile_gym.memory.retrieval import Retriever
+from agile_gym.memory.similarity import similarity_counts
 from agile_gym.memory.store import Memory, Retrieved
 from agile_gym.rewards import SessionMetrics, check_advice_cost, question_reward
 from agile_gym.spaces import FreeText
@@ -388,7 +388,8 @@ class AgileEnv(gym.Env[str, str]):
         if self._done:
             raise RuntimeError("no question is open: call reset()")
         if self._similar is None or self._similar[0] != threshold:
-            self._similar = (threshold, *_similarity_counts(self._items, threshold))
+            texts = [item.question.question for item in self._items]
+            self._similar = (threshold, *similarity_counts(texts, [item.scope for item in self._items], threshold))
         _, later, earlier = self._similar
         return int(later[self._position]), int(earlier[self._position]) if self.use_memory else 0
 
@@ -400,38 +401,6 @@ class AgileEnv(gym.Env[str, str]):
         if self.render_mode == "ansi":
             return "\n".join(self._transcript) + "\n"
         return None
-
-
-@lru_cache(maxsize=1 << 17)
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(tokenize(text))
-
-
-def _similarity_counts(items: list[SessionItem], threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per position: how many later and earlier items of the same scope are similar (word-set Jaccard >=
-    threshold). An inverted index per scope keeps this near-linear in practice instead of all pairs."""
-    later, earlier = np.zeros(len(items), dtype=np.int64), np.zeros(len(items), dtype=np.int64)
-    by_scope: dict[str, list[int]] = {}
-    for position, item in enumerate(items):
-        by_scope.setdefault(item.scope, []).append(position)
-    for positions in by_scope.values():
-        word_sets = [_word_set(items[p].question.question) for p in positions]
-        postings: dict[str, list[int]] = {}
-        for local, words in enumerate(word_sets):
-            for word in words:
-                postings.setdefault(word, []).append(local)
-        arrays = {word: np.asarray(locals_, dtype=np.int64) for word, locals_ in postings.items()}
-        sizes = np.asarray([len(words) for words in word_sets], dtype=np.float64)
-        for local, words in enumerate(word_sets):
-            if not words:
-                continue
-            shared = np.bincount(np.concatenate([arrays[word] for word in words]), minlength=len(positions))
-            union = sizes[local] + sizes - shared
-            similar = shared / np.maximum(union, 1) >= threshold
-            similar[local] = False
-            later[positions[local]] = int(similar[local + 1:].sum())
-            earlier[positions[local]] = int(similar[:local].sum())
-    return later, earlier
 
 
 __all__ = ["AgileEnv", "ExpertView", "Outcome", "SessionItem"]

@@ -1,0 +1,59 @@
+"""Which questions of a session resemble each other: the counts behind AGILE's heuristic state advantage.
+
+Two questions are similar when they share a scope (a ProductQA category; knowledge is kept per scope) and
+the Jaccard overlap of their word sets (`agile_gym.memory.retrieval.tokenize`: lower-cased, stemmed, no
+stopwords) reaches a threshold. For each question the paper's advantage
+A_i = beta * 1[similar questions come later] / (similar questions already in memory + 1) needs two numbers:
+how many similar questions come after it and how many came before it (`agile_gym.wrappers.SessionAdvantage`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from agile_gym.memory.retrieval import tokenize
+
+
+@lru_cache(maxsize=1 << 17)
+def word_set(text: str) -> frozenset[str]:
+    """The set of `tokenize(text)`: the words a similarity compares (cached; sessions repeat questions)."""
+    return frozenset(tokenize(text))
+
+
+def similarity_counts(texts: Sequence[str], scopes: Sequence[str], threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per position i: (later[i], earlier[i]), how many questions after and before i are similar to it.
+
+    `texts[i]` and `scopes[i]` describe question i in session order; a question is never similar to itself.
+    Returns two int64 arrays of `len(texts)`; a question whose text has no words gets (0, 0). An inverted index
+    per scope keeps this near-linear in practice instead of comparing all pairs.
+    """
+    if len(texts) != len(scopes):
+        raise ValueError(f"texts and scopes must have the same length, got {len(texts)} and {len(scopes)}")
+    later, earlier = np.zeros(len(texts), dtype=np.int64), np.zeros(len(texts), dtype=np.int64)
+    by_scope: dict[str, list[int]] = {}
+    for position, scope in enumerate(scopes):
+        by_scope.setdefault(scope, []).append(position)
+    for positions in by_scope.values():
+        word_sets = [word_set(texts[p]) for p in positions]
+        postings: dict[str, list[int]] = {}
+        for local, words in enumerate(word_sets):
+            for word in words:
+                postings.setdefault(word, []).append(local)
+        arrays = {word: np.asarray(locals_, dtype=np.int64) for word, locals_ in postings.items()}
+        sizes = np.asarray([len(words) for words in word_sets], dtype=np.float64)
+        for local, words in enumerate(word_sets):
+            if not words:
+                continue
+            shared = np.bincount(np.concatenate([arrays[word] for word in words]), minlength=len(positions))
+            union = sizes[local] + sizes - shared
+            similar = shared / np.maximum(union, 1) >= threshold
+            similar[local] = False
+            later[positions[local]] = int(similar[local + 1:].sum())
+            earlier[positions[local]] = int(similar[:local].sum())
+    return later, earlier
+
+
+__all__ = ["similarity_counts", "word_set"]
