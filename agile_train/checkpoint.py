@@ -13,13 +13,14 @@ import os
 import pickle
 import random
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from agile_gym.files import TEMPORARY, atomic_write, publish_folder
 
 LATEST = "latest"
 
@@ -42,15 +43,6 @@ def set_rng_state(state: dict[str, Any], generators: dict[str, torch.Generator])
         generator.set_state(state["generators"][name])
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-
-
 def save_checkpoint(run_dir: str | os.PathLike, iteration: int, policy, tokenizer, optimizer, scheduler,
                     generators: dict[str, torch.Generator], trainer_state: dict[str, Any],
                     worker_state: dict[str, Any] | None, keep: int = 2,
@@ -60,9 +52,9 @@ def save_checkpoint(run_dir: str | os.PathLike, iteration: int, policy, tokenize
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"iteration-{iteration:06d}"
-    staging = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=root))
-    try:
-        model_state, optimizer_state = full_state if full_state is not None else (None, None)
+    model_state, optimizer_state = full_state if full_state is not None else (None, None)
+
+    def write(staging: Path) -> None:
         policy.save_pretrained(staging / "policy", state_dict=model_state)
         tokenizer.save_pretrained(staging / "policy")
         torch.save(optimizer_state if optimizer_state is not None else optimizer.state_dict(), staging / "optimizer.pt")
@@ -71,19 +63,15 @@ def save_checkpoint(run_dir: str | os.PathLike, iteration: int, policy, tokenize
         if worker_state is not None:
             try:
                 (staging / "envs.pkl").write_bytes(pickle.dumps(worker_state))
-            except Exception as error:  # an env holding a socket or a handle: resume will reset the envs
+            except Exception as error:  # noqa: BLE001 (an env holding a socket or a handle: resume will reset the envs)
                 warnings.warn(f"the env copies do not pickle ({error}); a resumed run restarts their episodes")
         (staging / "trainer_state.json").write_text(json.dumps({**trainer_state, "iteration": iteration}, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _write_atomic(root / LATEST, final.name.encode())
-    for old in sorted(path for path in root.glob("iteration-*") if ".tmp-" not in path.name)[:-keep]:
+
+    publish_folder(final, write, replace=True)
+    atomic_write(root / LATEST, final.name)
+    for old in sorted(path for path in root.glob("iteration-*") if TEMPORARY not in path.name)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
-    for stale in root.glob("*.tmp-*"):
+    for stale in root.glob(f"*{TEMPORARY}*"):
         shutil.rmtree(stale, ignore_errors=True)
     return final
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sqlite3
-import tempfile
 from pathlib import Path
 
 from agile_gym.data.paths import cache_dir
 from agile_gym.data.types import Category
+from agile_gym.files import staged_file
 
 _BUILDER_VERSION = "1"
 _COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -47,10 +46,8 @@ def build_product_db(category: Category, directory: str | Path | None = None) ->
     if path.exists():
         return path
     columns = feature_columns(dict(category.schema))
-    handle, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(handle)
-    try:
-        conn = sqlite3.connect(tmp)
+    with staged_file(path) as staging:
+        conn = sqlite3.connect(staging)
         with conn:
             column_sql = "".join(f', "{name}" {sql_type}' for name, sql_type in columns)
             conn.execute(
@@ -68,8 +65,4 @@ def build_product_db(category: Category, directory: str | Path | None = None) ->
                 ],
             )
         conn.close()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -77,4 +77,4 @@ def test_database_is_cached_by_content(tmp_path):
     first = build_product_db(category, tmp_path)
     mtime = first.stat().st_mtime_ns
     assert build_product_db(category, tmp_path) == first and first.stat().st_mtime_ns == mtime
-    assert not list(tmp_path.glob("*.tmp"))
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no staging file left beside it

@@ -3,13 +3,12 @@ import json
 import pytest
 
 from agile_train.checkpoint import latest_checkpoint
-from agile_train.folders import publish_folder
 from agile_train.ppo import train_ppo
 from tests.agile_train.conftest import toy_config
 
 
 def test_a_write_killed_mid_checkpoint_leaves_the_last_good_one(tmp_path, monkeypatch):
-    import agile_train.checkpoint as checkpoint
+    from agile_train import checkpoint
 
     run = tmp_path / "run"
     train_ppo(toy_config(tmp_path, iterations=2, checkpoint_every=1), progress=False)
@@ -32,17 +31,3 @@ def test_a_write_killed_mid_checkpoint_leaves_the_last_good_one(tmp_path, monkey
     assert resumed["iteration"] == 3
     assert json.loads((latest_checkpoint(run) / "trainer_state.json").read_text())["iteration"] == 3
 
-
-def test_publish_folder_cleans_up_a_failed_write_and_keeps_a_finished_one(tmp_path):
-    def broken(folder):
-        (folder / "config.json").write_text("{}")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError):
-        publish_folder(tmp_path / "model", broken)
-    assert list(tmp_path.iterdir()) == []
-    publish_folder(tmp_path / "model", lambda folder: (folder / "config.json").write_text('{"a": 1}'))
-    # A second writer that loses the race keeps the first copy instead of failing.
-    publish_folder(tmp_path / "model", lambda folder: (folder / "config.json").write_text('{"a": 2}'))
-    assert json.loads((tmp_path / "model" / "config.json").read_text()) == {"a": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["model"]
