@@ -13,8 +13,8 @@ import numpy as np
 
 from agile_gym.actions import NO_INFORMATION, SEARCH_PRODUCT, SEEK_ADVICE
 from agile_gym.answerer import MemoryAnswerer
-from agile_gym.executor import REFLECT_PHASE
 from agile_gym.data.types import Question
+from agile_gym.executor import REFLECT_PHASE
 from agile_gym.grading import normalize_answer
 from agile_gym.memory.retrieval import tokenize
 
@@ -138,9 +138,7 @@ def make_agent(name: str, env) -> Agent:
 
 def play_session(env, agent: Agent, seed: int | None = None) -> dict[str, Any]:
     """Run one whole session; returns the final `info["metrics"]`."""
-    observation, info = env.reset(seed=seed)
-    done = False
-    while not done:
-        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
-        done = terminated or truncated
-    return info["metrics"]
+    from agile_gym.episodes import act_each, play_episodes  # that module imports this one
+
+    (episode,) = play_episodes([env], act_each([agent]), seeds=[seed])
+    return episode.info["metrics"]

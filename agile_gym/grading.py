@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 _ASIN_LIKE = re.compile(r"\b[A-Z0-9]{10}\b")
 

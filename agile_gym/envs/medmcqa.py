@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from agile_gym.actions import ANSWER, PREDICT_ANSWER, SEEK_ADVICE, SHORT_ANSWER, PredictAnswer
-from agile_gym.executor import AgileEnv, Outcome, SessionItem
 from agile_gym.data.builtin_medmcqa import builtin_medmcqa_records
 from agile_gym.data.medmcqa import load_hf_dataset, load_questions, read_records
 from agile_gym.data.types import Question
+from agile_gym.executor import AgileEnv, Outcome, SessionItem
 from agile_gym.grading import normalize_answer
 from agile_gym.memory.store import Retrieved
 

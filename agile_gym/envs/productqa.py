@@ -5,12 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agile_gym.actions import ANSWER, PREDICT_ANSWER, SEARCH_PRODUCT, SEEK_ADVICE, SHORT_ANSWER, SQL, PredictAnswer, SearchProduct
-from agile_gym.executor import AgileEnv, Outcome, SessionItem
+from agile_gym.actions import (
+    ANSWER,
+    PREDICT_ANSWER,
+    SEARCH_PRODUCT,
+    SEEK_ADVICE,
+    SHORT_ANSWER,
+    SQL,
+    PredictAnswer,
+    SearchProduct,
+)
 from agile_gym.data.builtin import builtin_productqa_root
 from agile_gym.data.paths import task_data_dir
 from agile_gym.data.productqa import list_categories, load_category
 from agile_gym.data.types import SEARCH, Category
+from agile_gym.executor import AgileEnv, Outcome, SessionItem
 from agile_gym.grading import answers_match, named_products, search_correct
 from agile_gym.memory.store import Retrieved
 from agile_gym.tools.product_db import build_product_db, feature_columns

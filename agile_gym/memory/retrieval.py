@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import Stemmer
@@ -49,7 +50,7 @@ class Retriever(Protocol):
 class _Postings:
     """Growable parallel arrays of (entry id, term frequency) for one term."""
 
-    __slots__ = ("ids", "tfs", "size")
+    __slots__ = ("ids", "size", "tfs")
 
     def __init__(self) -> None:
         self.ids = np.empty(4, dtype=np.int64)

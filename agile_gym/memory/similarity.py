@@ -9,8 +9,8 @@ how many similar questions come after it and how many came before it (`agile_gym
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 
