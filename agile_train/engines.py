@@ -34,6 +34,7 @@ class TransformersEngine:
         self.policy, self.tokenizer, self.device = policy, tokenizer, device
 
     def generate(self, prompts, sampling, generator):
+        self.policy.model.eval()
         return sample_actions(self.policy.model, self.tokenizer, prompts, sampling, self.device, generator)
 
     def sync(self, policy) -> None:

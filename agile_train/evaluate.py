@@ -18,40 +18,38 @@ from pathlib import Path
 
 import torch
 
+from agile_gym.episodes import play_episodes
+from agile_gym.progress import progress_bar
+from agile_gym.results import markdown_table
 from agile_gym.rewards import merge_metrics
-from agile_train.config import RunConfig
-from agile_train.envs import make_envs
+from agile_train.config import EnvConfig, EvalConfig, ModelConfig
+from agile_train.env_factory import env_text, make_envs
 from agile_train.policy_agent import PolicyAgent
+
+DEFAULT_ENV_KWARGS = '{"split": "test"}'
 
 
 @torch.no_grad()
-def evaluate(config: RunConfig, adapter: str = "", num_envs: int = 1, progress: bool = True) -> dict:
-    envs = make_envs(config.env, config.env_kwargs_dict(), num_envs)
-    agent = PolicyAgent(config, adapter)
-    observations, infos = zip(*(env.reset(seed=config.seed + i) for i, env in enumerate(envs)))
-    observations, infos = list(observations), list(infos)
-    returns, running, generated = [0.0] * num_envs, set(range(num_envs)), 0
+def evaluate(env: EnvConfig, model: ModelConfig, config: EvalConfig, progress: bool = True) -> dict:
+    """Greedy whole sessions of the policy `model` (+ `config.adapter`) in `config.num_envs` copies of `env`.
+
+    Returns the question-weighted paper metrics (when the env reports `info["metrics"]`), the mean return, what
+    was loaded, the generated tokens and the wall time in seconds."""
+    num_envs = config.num_envs
+    envs = make_envs(env.env, env.kwargs(), num_envs)
+    agent = PolicyAgent(model, config.adapter, corpus=lambda: env_text(env.env, env.kwargs(), config.seed),
+                        seed=config.seed)
     began = time.perf_counter()
-    bar = _bar(progress)
-    while running:
-        order = sorted(running)
-        replies = agent.act_batch([observations[i] for i in order], [infos[i] for i in order])
-        for i, reply in zip(order, replies):
-            generated += reply.completion_tokens
-            observations[i], reward, terminated, truncated, infos[i] = envs[i].step(reply.text)
-            returns[i] += float(reward)
-            if terminated or truncated:
-                running.discard(i)
-        if bar is not None:
-            bar.update(len(order))
-    if bar is not None:
-        bar.close()
-    report = aggregate([info.get("metrics") for info in infos], returns)
-    report.update({"env": config.env, "env_kwargs": config.env_kwargs_dict(), **agent.describe(),
-                   "sessions": num_envs, "generated_tokens": generated,
+    bar = progress_bar("evaluate", unit="action", enabled=progress)
+    episodes = play_episodes(envs, lambda _, observations, infos: agent.act_batch(observations, infos),
+                             seeds=[config.seed + i for i in range(num_envs)], close=True,
+                             on_step=lambda _: bar.update(1))
+    bar.close()
+    report = aggregate([episode.info.get("metrics") for episode in episodes],
+                       [episode.total_reward for episode in episodes])
+    report.update({"env": env.env, "env_kwargs": env.kwargs(), **agent.describe(),
+                   "sessions": num_envs, "generated_tokens": sum(episode.completion_tokens for episode in episodes),
                    "wall_s": round(time.perf_counter() - began, 2)})
-    for env in envs:
-        env.close()
     return report
 
 
@@ -63,45 +61,32 @@ def aggregate(metrics: list[dict | None], returns: list[float]) -> dict:
     return report
 
 
-def _bar(enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(desc="evaluate", unit="action")
-
-
 def format_report(report: dict) -> str:
     if "accuracy" not in report:
         return f"mean return {report['mean_return']:.3f} over {report['sessions']} session(s)"
-    lines = ["| metric | value |", "|---|---|"]
-    for key in ("questions", "accuracy", "advice_rate", "total_score", "invalid_action_rate"):
-        value = report[key]
-        lines.append(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
-    for name, row in sorted(report["per_type"].items()):
-        lines.append(f"| accuracy ({name}, {row['questions']} q) | {row['accuracy']:.3f} |")
-    return "\n".join(lines)
+    rows = [{"metric": key, "value": report[key]}
+            for key in ("questions", "accuracy", "advice_rate", "total_score", "invalid_action_rate")]
+    rows += [{"metric": f"accuracy ({name}, {row['questions']} q)", "value": row["accuracy"]}
+             for name, row in sorted(report["per_type"].items())]
+    return markdown_table(rows, {"metric": "metric", "value": "value"})
 
 
 def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(RunConfig, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--adapter", default="", help="LoRA adapter folder or a run folder (its latest checkpoint)")
-    parser.add_argument("--num-envs", type=int, default=1, help="sessions played side by side (seeds seed..seed+n-1)")
-    parser.add_argument("--output", default="", help="write the metrics as JSON here")
-    parser.set_defaults(env_kwargs='{"split": "test"}')
+    parser = HfArgumentParser((EnvConfig, ModelConfig, EvalConfig), description=__doc__.split("\n\n")[0])
+    parser.set_defaults(env_kwargs=DEFAULT_ENV_KWARGS)
     try:
-        config, extra = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
-        report = evaluate(config, extra.adapter, extra.num_envs)
+        env, model, config = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+        report = evaluate(env, model, config)
     except (ValueError, TypeError, FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_report(report))
-    if extra.output:
-        Path(extra.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(extra.output).write_text(json.dumps(report, indent=2))
-        print(f"wrote {extra.output}")
+    if config.output:
+        Path(config.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(config.output).write_text(json.dumps(report, indent=2))
+        print(f"wrote {config.output}")
     return 0
 
 

@@ -1,18 +1,26 @@
 """The policy: any causal LM (hub name, local folder, or the built-in tiny model), LoRA or full fine-tuning,
-plus a scalar value head on the last hidden state. One loader for every command (PPO, SFT, evaluate)."""
+plus a scalar value head on the last hidden state.
+
+One resolver for every command: `plan_model` says what to load (base, adapter to merge, adapter to load,
+tokenizer) from a model spec and an adapter or run folder; `load_model` loads it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
-from agile_train.config import TINY_MODEL, RunConfig
+from agile_train.checkpoint import latest_checkpoint
+from agile_train.config import TINY_MODEL, ModelConfig
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 
@@ -112,29 +120,116 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resolve_model_path(config: RunConfig, corpus: Callable[[], list[str]], cache_root: str | os.PathLike) -> str:
-    """The folder or hub name to load; builds the tiny model (once, cached) when asked for it."""
-    if config.model == TINY_MODEL:
+@dataclass(frozen=True)
+class ModelPlan:
+    """What to load for a policy, resolved once (by `plan_model`) from a model spec and the folders given.
+
+    `base`: folder or hub name of the causal LM; `merge`: a LoRA adapter merged into it first (an SFT policy,
+    which then is also the KL reference); `adapter`: a LoRA adapter loaded on top (to evaluate or continue);
+    `tokenizer`: where the tokenizer is read (the folder a trained policy was saved with, else the base).
+    """
+
+    base: str
+    merge: str = ""
+    adapter: str = ""
+    tokenizer: str = ""
+
+
+def adapter_base(adapter: str | os.PathLike) -> str:
+    """The base model an adapter was trained on, as its adapter_config.json records it."""
+    return json.loads((Path(adapter) / "adapter_config.json").read_text())["base_model_name_or_path"]
+
+
+def run_init_adapter(run_dir: str | os.PathLike) -> str:
+    """The `init_adapter` a PPO run was started from ('' when none), relative paths read from the run folder."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        return ""
+    saved = json.loads(path.read_text())
+    value = (saved.get("ppo") or {}).get("init_adapter", "") if isinstance(saved.get("ppo"), dict) else \
+        saved.get("init_adapter", "")
+    if value and not Path(value).is_absolute() and (Path(run_dir) / value).exists():
+        return str(Path(run_dir) / value)
+    return value
+
+
+def plan_model(model: str, *, adapter: str = "", init_adapter: str = "") -> ModelPlan:
+    """Resolve what to load, without loading or building anything.
+
+    `adapter`: a LoRA folder, or a training run folder: its latest checkpoint's adapter (with the run's own
+    `init_adapter` to merge first), or its fully fine-tuned model as the base; a fully fine-tuned model folder
+    is taken as the base too. `init_adapter`: a LoRA folder to
+    merge (PPO from SFT). `model` empty: the base recorded in the adapter (merged or loaded), else 'tiny';
+    `model` naming an adapter or run folder is read as `adapter`.
+    FileNotFoundError when `adapter` is neither kind of folder.
+    """
+    if not adapter and model and _is_trained_folder(model):  # `--model runs/ppo` means that run's policy
+        adapter, model = model, ""
+    merge, loaded, base = init_adapter, "", model
+    if adapter:
+        folder = Path(adapter).expanduser()
+        checkpoint = latest_checkpoint(folder) if folder.is_dir() else None
+        if (folder / "adapter_config.json").exists():
+            loaded = str(folder)
+        elif checkpoint is not None and (checkpoint / "policy" / "adapter_config.json").exists():
+            loaded, merge = str(checkpoint / "policy"), run_init_adapter(folder)
+        elif checkpoint is not None and (checkpoint / "policy" / "config.json").exists():
+            base = base or str(checkpoint / "policy")
+        elif (folder / "config.json").exists():  # a fully fine-tuned policy (e.g. SFT with --lora-r 0)
+            base = base or str(folder)
+        else:
+            raise FileNotFoundError(f"--adapter {adapter}: neither a LoRA adapter folder (adapter_config.json) nor "
+                                    "a run folder with a checkpoint")
+    if not base:
+        base = adapter_base(merge or loaded) if (merge or loaded) else TINY_MODEL
+    return ModelPlan(base, merge, loaded, loaded or merge or base)
+
+
+def _is_trained_folder(path: str) -> bool:
+    folder = Path(path).expanduser()
+    return (folder / "adapter_config.json").exists() or (folder.is_dir() and latest_checkpoint(folder) is not None)
+
+
+def resolve_base(config: ModelConfig, base: str, corpus: Callable[[], list[str]], seed: int = 0) -> str:
+    """The folder or hub name to load for `base`; builds the tiny model (once, cached, its tokenizer trained on
+    `corpus()`) or converts a named model when asked for one. FileNotFoundError for a missing local folder."""
+    from agile_gym.data.paths import cache_dir
+
+    if base == TINY_MODEL:
         from agile_train.tiny import cached_tiny_model
 
-        return str(cached_tiny_model(corpus(), cache_root, vocab_size=config.tiny_vocab_size,
-                                     hidden_size=config.tiny_hidden_size, layers=config.tiny_layers,
-                                     seed=config.seed))
+        return str(cached_tiny_model(corpus(), cache_dir(), vocab_size=config.tiny_vocab_size,
+                                     hidden_size=config.tiny_hidden_size, layers=config.tiny_layers, seed=seed))
     from agile_train.named_models import NAMED_MODELS, named_model_path
 
-    if config.model in NAMED_MODELS:
-        return str(named_model_path(config.model, cache_root))
-    path = Path(config.model).expanduser()
+    if base in NAMED_MODELS:
+        return str(named_model_path(base, cache_dir()))
+    path = Path(base).expanduser()
     if path.exists():
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
-            raise FileNotFoundError(f"--model {config.model}: the folder has no config.json; pass a folder saved "
+            raise FileNotFoundError(f"--model {base}: the folder has no config.json; pass a folder saved "
                                     "with save_pretrained, a hub name, or 'tiny'")
         return str(path)
     # Hub names are 'name' or 'owner/name'; anything else is meant as a local folder.
-    if config.model.startswith((".", "/", "~")) or config.model.count("/") > 1:
-        raise FileNotFoundError(f"--model {config.model}: no such folder; pass an existing local folder, a hub "
+    if base.startswith((".", "/", "~")) or base.count("/") > 1:
+        raise FileNotFoundError(f"--model {base}: no such folder; pass an existing local folder, a hub "
                                 "name such as Qwen/Qwen2.5-0.5B-Instruct, or 'tiny'")
-    return config.model
+    return base
+
+
+def load_model(config: ModelConfig, plan: ModelPlan, device: torch.device, corpus: Callable[[], list[str]],
+               seed: int = 0, *, fresh_adapter: bool = True, with_reference: bool = True
+               ) -> tuple[str, Any, PolicyWithValue]:
+    """(base path, tokenizer, policy) for `plan` on `device`: the one loader behind ppo, sft, evaluate and the
+    benchmarks. `corpus` and `seed` build the tiny model when the plan asks for it; `fresh_adapter` adds a new
+    LoRA adapter (when config.lora_r > 0 and the plan loads none); `with_reference` keeps a frozen copy as the
+    KL reference of a fully fine-tuned policy."""
+    base = resolve_base(config, plan.base, corpus, seed)
+    tokenizer = load_tokenizer(plan.tokenizer if plan.tokenizer != plan.base else base)
+    lora_r = config.lora_r if fresh_adapter else 0
+    policy = load_policy(dataclasses.replace(config, lora_r=lora_r), base, device,
+                         adapter=plan.adapter, with_reference=with_reference, merge_first=plan.merge)
+    return base, tokenizer, policy
 
 
 def load_tokenizer(model_path: str):
@@ -146,7 +241,7 @@ def load_tokenizer(model_path: str):
     return tokenizer
 
 
-def load_policy(config: RunConfig, model_path: str, device: torch.device, adapter: str = "",
+def load_policy(config: ModelConfig, model_path: str, device: torch.device, adapter: str = "",
                 with_reference: bool = True, merge_first: str = "") -> PolicyWithValue:
     """Base model from `model_path`, with the LoRA adapter `merge_first` merged into its weights (the SFT
     policy, so that it is also the reference); then the LoRA adapter at `adapter`, or a fresh one

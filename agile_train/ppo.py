@@ -13,76 +13,48 @@ Segments are AGILE's sessions (`--session-advantage`): see PPOConfig.
 from __future__ import annotations
 
 import dataclasses
-import json
-import random
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from agile_train.advantages import KLController
+from agile_train.buffer import RolloutBuffer
 from agile_train.checkpoint import latest_checkpoint, load_policy_weights, load_training_state, save_checkpoint
-from agile_train.config import TINY_MODEL, PPOConfig
+from agile_train.config import EnvConfig, ModelConfig, PPOConfig, load_configs, save_configs
 from agile_train.distributed import Distributed
 from agile_train.engines import make_engine
-from agile_train.envs import env_corpus, env_factory, make_envs
+from agile_train.env_factory import env_text, make_envs
 from agile_train.generation import Sampling
-from agile_train.learner import (
-    KLController, assign_advantages, ppo_update, rollout_statistics, score_segments,
-)
 from agile_train.metrics import MetricLogger
-from agile_train.models import load_policy, load_tokenizer, resolve_device, resolve_model_path
+from agile_train.models import load_model, plan_model, resolve_device
 from agile_train.rollout import PromptEncoder, RolloutWorker
+from agile_train.seeding import seed_everything
 from agile_train.sharding import full_state, gathered, held_parameters, shard_policy
+from agile_train.update import OptimizerStep, ppo_update
+
+# The default run: one built-in train category, so a first run takes minutes on a laptop.
+DEFAULT_ENV_KWARGS = '{"split": "train", "category": "desk_lamps"}'
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def resolve_run_config(config: PPOConfig) -> PPOConfig:
-    """On --resume the run's saved config wins; only --iterations, --device and --fsdp come from the command
+def resume_configs(env: EnvConfig, model: ModelConfig, config: PPOConfig
+                   ) -> tuple[EnvConfig, ModelConfig, PPOConfig]:
+    """On --resume the run's saved configs win; only --iterations, --device and --fsdp come from the command
     line (how the run is executed may change; what it trains may not)."""
     if not config.resume:
-        return config
+        return env, model, config
     saved = Path(config.output_dir) / "config.json"
     if latest_checkpoint(config.output_dir) is None or not saved.exists():
         raise FileNotFoundError(f"--resume: no checkpoint in {config.output_dir}/checkpoints; start the run "
                                 "without --resume, or point --output-dir at an existing run")
-    values = json.loads(saved.read_text())
-    values.update(iterations=config.iterations, device=config.device, fsdp=config.fsdp, resume=True)
-    return PPOConfig(**{f.name: values[f.name] for f in dataclasses.fields(PPOConfig) if f.name in values})
+    loaded = load_configs(saved, env=EnvConfig, model=ModelConfig, ppo=PPOConfig)
+    return (loaded["env"], dataclasses.replace(loaded["model"], device=model.device),
+            dataclasses.replace(loaded["ppo"], iterations=config.iterations, fsdp=config.fsdp, resume=True,
+                                output_dir=config.output_dir))
 
 
-def resolve_model_path_for(config) -> str:
-    """The model folder or hub name for `config.model`; the tiny model is built from the env's own text."""
-    from agile_gym.data.paths import cache_dir
-
-    factory = env_factory(config.env, config.env_kwargs_dict())
-    return resolve_model_path(config, lambda: env_corpus(factory(), seed=config.seed), cache_dir())
-
-
-def build_model_and_tokenizer(config, device: torch.device):
-    """Tokenizer and policy for `config.model` (building the tiny model from the env's text when asked); with
-    `init_adapter` and no explicit model, the adapter's recorded base model."""
-    adapter = getattr(config, "init_adapter", "")
-    if adapter and config.model == TINY_MODEL:
-        from agile_train.policy_agent import base_model_of
-
-        model_path = base_model_of(adapter)
-    else:
-        model_path = resolve_model_path_for(config)
-    tokenizer = load_tokenizer(adapter or model_path)
-    # The SFT adapter is merged, and PPO trains a fresh adapter on top: switching that one off gives the SFT
-    # policy, which is the paper's reference for the KL penalty.
-    policy = load_policy(config, model_path, device, merge_first=adapter)
-    return model_path, tokenizer, policy
-
-
-def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
+def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: bool = True) -> list[dict]:
     """Run PPO as configured; returns the metrics of the iterations run now (also in metrics.jsonl).
 
     Started by `accelerate launch` (or torchrun) with several processes, every process takes its share of the
@@ -90,10 +62,10 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
     process logs and writes checkpoints, which resume on any process count that divides --num-envs. With
     --fsdp (or an accelerate FSDP config) the training state is sharded across them (agile_train.sharding).
     """
-    config = resolve_run_config(config)
-    dist = Distributed.from_environment(config.device, config.fsdp)
+    env, model, config = resume_configs(env, model, config)
+    dist = Distributed.from_environment(model.device, config.fsdp)
     seed_everything(config.seed)
-    device = dist.device if dist.enabled else resolve_device(config.device)
+    device = dist.device if dist.enabled else resolve_device(model.device)
     run_dir = Path(config.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     mine = dist.shard(config.num_envs)
@@ -103,14 +75,18 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
         from agile_gym.wrappers import SessionAdvantage
 
         wrap = lambda env: SessionAdvantage(env, beta=config.session_beta)  # noqa: E731
-    envs = make_envs(config.env, config.env_kwargs_dict(), len(mine), wrap)
+    envs = make_envs(env.env, env.kwargs(), len(mine), wrap)
     # The main process builds (and caches) a tiny model first, so the others load it instead of racing it.
     if not dist.is_main:
         dist.barrier()
-    model_path, tokenizer, policy = build_model_and_tokenizer(config, device)
+    # The SFT adapter is merged, and PPO trains a fresh adapter (or every weight) on top: switching that one
+    # off (or the frozen copy) gives the SFT policy, which is the paper's reference for the KL penalty.
+    plan = plan_model(model.model, init_adapter=config.init_adapter)
+    model_path, tokenizer, policy = load_model(model, plan, device, lambda: env_text(env.env, env.kwargs(), config.seed),
+                                               config.seed)
     if dist.is_main:
         dist.barrier()
-        config.save(run_dir / "config.json")
+        save_configs(run_dir / "config.json", env=env, model=model, ppo=config)
     dist.broadcast_parameters(policy)
     checkpoint = latest_checkpoint(run_dir) if config.resume else None
     if checkpoint is not None:
@@ -119,19 +95,20 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
         shard_policy(policy, dist)
     params_held_m = held_parameters(policy) / 1e6
 
-    trainable = [p for p in policy.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
+    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=config.learning_rate)
     warmup = max(1, config.warmup_iterations)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
     generators = {"sampling": torch.Generator(device=device).manual_seed(config.seed + dist.rank),
                   "minibatches": torch.Generator().manual_seed(config.seed + 1 + dist.rank)}
-    encoder = PromptEncoder(tokenizer, config.chat_template, config.context, config.max_prompt_tokens)
-    worker = RolloutWorker(envs, encoder, config.seed + mine.start, env_wait_s=config.env_wait_s)
-    kl = KLController(config.kl_coef, config.kl_target, config.kl_horizon)
-    sampling = Sampling(config.max_new_tokens, config.temperature, config.top_p, config.stop_list())
-    pad_id = tokenizer.pad_token_id
-    engine = make_engine(config.rollout_engine, policy, tokenizer, model_path, device, config.lora_r,
+    engine = make_engine(config.rollout_engine, policy, tokenizer, model_path, device, model.lora_r,
                          config.vllm_gpu_memory_utilization, config.seed + dist.rank)
+    worker = RolloutWorker(
+        envs, PromptEncoder(tokenizer, model.chat_template, config.context, model.max_prompt_tokens), engine,
+        Sampling(model.max_new_tokens, config.temperature, config.top_p, config.stop_list()), config.seed + mine.start,
+        generator=generators["sampling"], bootstrap_terminal_segments=config.session_advantage == "value",
+        env_wait_s=config.env_wait_s)
+    kl = KLController(config.kl_coef, config.kl_target, config.kl_horizon)
+    optimizer_step = OptimizerStep(optimizer, config.max_grad_norm, dist)
 
     start = 0
     if checkpoint is not None:
@@ -148,37 +125,29 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
         engine.sync(policy)
     logger = MetricLogger(run_dir, start_iteration=start) if dist.is_main else None
     history: list[dict] = []
-    bar = _progress(range(start + 1, config.iterations + 1), progress and dist.is_main, start, config.iterations)
+    bar = progress_bar("ppo", config.iterations, enabled=progress and dist.is_main, initial=start, unit="it")
     try:
-        for iteration in bar:
-            # 1. Rollout.
+        for iteration in range(start + 1, config.iterations + 1):
+            # 1. Rollout: every env copy acts steps_per_env times; the sampled ids are kept, never re-tokenized.
             began = time.perf_counter()
             with gathered(policy):  # sharded: full weights while ranks generate and score on their own schedules
-                segments, env_stats, generated = worker.collect(
-                    policy.model, tokenizer, config.steps_per_env, sampling, device, generators["sampling"],
-                    bootstrap_terminal_segments=config.session_advantage == "value", engine=engine,
-                )
+                segments, env_stats, generated = worker.collect(config.steps_per_env)
                 rollout_s = time.perf_counter() - began
-                # 2. Score what was sampled, with the update's own forward pass.
-                scored, next_values = score_segments(policy, segments, config.micro_batch_size, pad_id, device)
-            # 3. Token rewards and GAE per segment.
-            rewards = [[turn.reward for turn in segment.turns] for segment in segments]
-            samples = assign_advantages(scored, rewards, next_values, kl.coef, config.gamma, config.lam)
-            metrics = dist.mean_metrics({**env_stats.summary(), **rollout_statistics(samples, kl.coef)})
-            # 4. PPO update (every process takes part, even one that collected no complete action).
+                # 2. Score what was sampled with the update's own forward pass (log-probs, reference, values).
+                buffer = RolloutBuffer.score(policy, segments, config.micro_batch_size, tokenizer.pad_token_id,
+                                             device, dist)
+            # 3. Token rewards (env reward on an action's last token, KL penalty on every token) and GAE.
+            buffer.compute_advantages(kl.coef, config.gamma, config.lam, config.whiten_advantages)
+            metrics = dist.mean_metrics({**env_stats.summary(), **buffer.statistics(kl.coef)})
+            # 4. Clipped PPO in minibatches (every process takes part, even one that collected no complete action).
             began_update = time.perf_counter()
-            if dist.enabled or samples:
-                update = ppo_update(
-                    policy, optimizer, scheduler, samples, epochs=config.ppo_epochs,
-                    minibatch_size=config.minibatch_size, micro_batch_size=config.micro_batch_size,
-                    cliprange=config.cliprange, cliprange_value=config.cliprange_value, vf_coef=config.vf_coef,
-                    entropy_coef=config.entropy_coef, max_grad_norm=config.max_grad_norm,
-                    whiten=config.whiten_advantages, pad_id=pad_id, device=device, generator=generators["minibatches"],
-                    dist=dist,
-                )
+            if dist.enabled or buffer.samples:
+                update = ppo_update(policy, optimizer_step, buffer, config, generators["minibatches"])
+                (update["loss/total"],) = dist.sum(update["loss/total"])
+                scheduler.step()
                 metrics.update(dist.mean_metrics(update))
                 engine.sync(policy)
-            (generated, actions) = dist.sum(generated, len(samples))
+            (generated, actions) = dist.sum(generated, len(buffer.samples))
             metrics["objective/entropy"] = metrics.pop("policy/entropy_avg", float("nan"))
             metrics["throughput/tokens_per_s"] = generated / max(rollout_s, 1e-9)
             metrics["time/rollout_s"] = rollout_s
@@ -191,7 +160,8 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
             history.append({"iteration": iteration, **metrics})
             if logger is not None:
                 logger.log(iteration, metrics)
-            if hasattr(bar, "set_postfix"):
+            if bar is not None:
+                bar.update(1)
                 bar.set_postfix(reward=f"{metrics['env/reward_mean']:.3f}", kl=f"{metrics['objective/kl']:.3f}")
             if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
                 states = dist.gather(worker.state())
@@ -203,6 +173,8 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
                                     merged, full_state=full)
                 dist.barrier()
     finally:
+        if bar is not None:
+            bar.close()
         if logger is not None:
             logger.close()
         worker.close()
@@ -210,27 +182,28 @@ def train_ppo(config: PPOConfig, progress: bool = True) -> list[dict]:
     return history
 
 
-def _progress(iterations, enabled: bool, start: int, total: int):
+def progress_bar(stage: str, total: int, enabled: bool, initial: int = 0, unit: str = "it"):
     if not enabled:
-        return iterations
+        return None
     from tqdm.auto import tqdm
 
-    return tqdm(iterations, initial=start, total=total, desc="ppo", unit="it")
+    return tqdm(initial=initial, total=total, desc=stage, unit=unit)
 
 
-def parse_config(argv: list[str] | None = None) -> PPOConfig:
+def parse_configs(argv: list[str] | None = None) -> tuple[EnvConfig, ModelConfig, PPOConfig]:
+    """The command line as (EnvConfig, ModelConfig, PPOConfig); argparse exits 2 on a wrong flag or choice."""
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(PPOConfig, description=__doc__.split("\n\n")[0],
+    parser = HfArgumentParser((EnvConfig, ModelConfig, PPOConfig), description=__doc__.split("\n\n")[0],
                               epilog="Metrics go to <output-dir>/metrics.jsonl and TensorBoard (<output-dir>/tensorboard).")
-    (config,) = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
-    return config
+    parser.set_defaults(env_kwargs=DEFAULT_ENV_KWARGS)
+    return tuple(parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False))
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        config = parse_config(argv)
-        history = train_ppo(config)
+        env, model, config = parse_configs(argv)
+        history = train_ppo(env, model, config)
     except (ValueError, TypeError, FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -14,7 +14,8 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from agile_train.generation import Sampling, sample_actions
+from agile_train.engines import RolloutEngine
+from agile_train.generation import Sampling
 
 
 @dataclass
@@ -103,11 +104,20 @@ class PromptEncoder:
 
 
 class RolloutWorker:
-    """Owns the env copies and where each one stands, across iterations (AGILE sessions run on and on)."""
+    """Owns the env copies and where each one stands, across iterations (AGILE sessions run on and on).
 
-    def __init__(self, envs: list[gym.Env], encoder: PromptEncoder, seed: int, segment_on_info: bool = True,
-                 env_wait_s: float = -1.0) -> None:
-        self.envs, self.encoder = envs, encoder
+    `engine` (agile_train.engines) turns batches of context ids into sampled ids with `sampling`, drawing from
+    `generator`. With `bootstrap_terminal_segments` a segment closed by `info["segment_end"]` bootstraps from
+    the next session's value (the paper's state advantage V(S_i+1) - V(S_i)); otherwise it is terminal.
+    `env_wait_s` < 0 steps every copy before generating again (deterministic); >= 0 generates for the copies
+    that are ready after that many seconds, so a slow env step never stalls the batch.
+    """
+
+    def __init__(self, envs: list[gym.Env], encoder: PromptEncoder, engine: RolloutEngine, sampling: Sampling,
+                 seed: int, *, generator: torch.Generator | None = None, bootstrap_terminal_segments: bool = False,
+                 env_wait_s: float = -1.0, segment_on_info: bool = True) -> None:
+        self.envs, self.encoder, self.engine, self.sampling, self.generator = envs, encoder, engine, sampling, generator
+        self.bootstrap_terminal_segments = bootstrap_terminal_segments
         self.segment_on_info, self.env_wait_s = segment_on_info, env_wait_s
         self.observations: list[str] = []
         self.histories: list[list[int] | None] = []
@@ -117,15 +127,9 @@ class RolloutWorker:
             self.histories.append(None)
         self._pool = futures.ThreadPoolExecutor(max_workers=len(envs), thread_name_prefix="env")
 
-    def collect(self, policy_model: torch.nn.Module, tokenizer, steps_per_env: int, sampling: Sampling,
-                device: torch.device, generator: torch.Generator | None, bootstrap_terminal_segments: bool,
-                engine=None) -> tuple[list[Segment], EnvStats, int]:
-        """`steps_per_env` actions from every env copy. Returns the segments, the env statistics and the number
-        of generated tokens. `engine` (agile_train.engines) samples instead of `policy_model` when given.
-
-        With `bootstrap_terminal_segments` a segment closed by `info["segment_end"]` bootstraps from the next
-        session's value (the paper's state advantage V(S_i+1) - V(S_i)); otherwise it is terminal.
-        """
+    def collect(self, steps_per_env: int) -> tuple[list[Segment], EnvStats, int]:
+        """`steps_per_env` actions from every env copy. Returns the segments (sorted by env copy), the env
+        statistics and the number of generated tokens."""
         count = len(self.envs)
         open_segments = [Segment(index) for index in range(count)]
         done_segments: list[Segment] = []
@@ -134,7 +138,7 @@ class RolloutWorker:
         prompts: dict[int, list[int]] = {}
         pending: dict[futures.Future, tuple[int, Turn]] = {}
         generated = 0
-        policy_model.eval()
+
         def ready_copies() -> list[int]:
             busy = {index for index, _ in pending.values()}
             return [i for i in range(count) if remaining[i] and i not in busy]
@@ -150,20 +154,18 @@ class RolloutWorker:
                 done = set()
             for future in sorted(done, key=lambda f: pending[f][0]):
                 index, turn = pending.pop(future)
-                self._finish_step(index, turn, future.result(), open_segments, done_segments, stats,
-                                  bootstrap_terminal_segments)
+                self._finish_step(index, turn, future.result(), open_segments, done_segments, stats)
             ready = ready_copies()
             if not ready:
                 continue
             for i in ready:
                 prompts[i] = self.encoder.encode(self.observations[i], self.histories[i])
             batch = [prompts[i] for i in ready]
-            responses = (engine.generate(batch, sampling, generator) if engine is not None
-                         else sample_actions(policy_model, tokenizer, batch, sampling, device, generator))
+            responses = self.engine.generate(batch, self.sampling, self.generator)
             for i, response in zip(ready, responses):
                 generated += len(response)
                 remaining[i] -= 1
-                text = tokenizer.decode(response, skip_special_tokens=True)
+                text = self.encoder.tokenizer.decode(response, skip_special_tokens=True)
                 turn = Turn(prompts[i], response)
                 pending[self._pool.submit(self.envs[i].step, text)] = (i, turn)
         for segment in open_segments:
@@ -175,7 +177,7 @@ class RolloutWorker:
         return done_segments, stats, generated
 
     def _finish_step(self, index: int, turn: Turn, outcome: tuple, open_segments: list[Segment],
-                     done_segments: list[Segment], stats: EnvStats, bootstrap_terminal_segments: bool) -> None:
+                     done_segments: list[Segment], stats: EnvStats) -> None:
         observation, reward, terminated, truncated, info = outcome
         turn.reward = float(reward)
         stats.record(reward, info)
@@ -186,7 +188,7 @@ class RolloutWorker:
         if terminated or truncated or session_end:
             if terminated:
                 segment.terminal = True
-            elif truncated or bootstrap_terminal_segments:
+            elif truncated or self.bootstrap_terminal_segments:
                 # A time limit or the next session of the same trajectory: the future still counts.
                 segment.bootstrap_ids = self.encoder.encode(observation, None)
             else:

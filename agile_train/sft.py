@@ -2,7 +2,9 @@
 
     python -m agile_train.sft                       # tiny model, built-in ProductQA train split, writes runs/sft
     python -m agile_train.sft --env agile/ProductQA-v0 --env-kwargs '{"split": "train"}' --model <name-or-path>
-    python -m agile_train.ppo --model <name-or-path> --init-adapter runs/sft     # then PPO from the SFT policy
+    python -m agile_train.ppo --model runs/sft                # then PPO from the SFT policy (full fine-tuning)
+    python -m agile_train.sft --model <name-or-path> --lora-r 16 && \
+        python -m agile_train.ppo --init-adapter runs/sft --lora-r 16      # the same with LoRA adapters
 
 The expert (`agile_gym.agents.ExpertAgent`) plays whole sessions through the real env; its (prompt, action)
 pairs are saved as a `datasets` dataset in `<output-dir>/imitation_data`. Training masks the prompt: only the
@@ -15,39 +17,23 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
 
 import torch
 
-from agile_train.config import TINY_MODEL, RunConfig, _help
+from agile_train.batching import collate, response_logprobs
+from agile_train.config import EnvConfig, ModelConfig, SFTConfig, save_configs
 from agile_train.distributed import Distributed
-from agile_train.learner import collate, response_logprobs
 from agile_train.metrics import MetricLogger
-from agile_train.models import load_policy, load_tokenizer, resolve_device, resolve_model_path
+from agile_train.models import load_model, plan_model, resolve_device
 from agile_train.rollout import PromptEncoder
+from agile_train.seeding import seed_everything
 from agile_train.sharding import full_state, idle_backward, shard_policy
 
 
-@dataclass
-class SFTConfig(RunConfig):
-    output_dir: str = _help("Folder for the trained policy, the imitation data and metrics.", default="runs/sft")
-    epochs: int = _help("Passes over the imitation data (the paper used 2).", default=2)
-    batch_size: int = _help("Actions per optimizer step.", default=8)
-    sessions: int = _help("Expert sessions to record (seeds seed, seed+1, ...).", default=1)
-    extra_advice_rate: float = _help("Expert asks for advice this often even when the prompt holds the answer.",
-                                     default=0.0)
-    answer_rate: float = _help("Expert answers this often when the prompt does not hold the answer.", default=0.0)
-    dataset: str = _help("Train on this saved dataset (prompt, completion columns) instead of recording one.",
-                         default="")
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.epochs < 1 or self.batch_size < 1 or self.sessions < 1:
-            raise ValueError("--epochs, --batch-size and --sessions must be >= 1")
-
-
-def imitation_dataset(config: SFTConfig):
+def imitation_dataset(env: EnvConfig, config: SFTConfig):
+    """The (prompt, completion) dataset: `--dataset` from disk, or expert sessions recorded through the env."""
     if config.dataset:
         from datasets import load_from_disk
 
@@ -58,42 +44,44 @@ def imitation_dataset(config: SFTConfig):
         return data
     from agile_train.imitation import expert_trajectories
 
-    return expert_trajectories(config.env, config.env_kwargs_dict(), config.sessions, config.seed,
+    return expert_trajectories(env.env, env.kwargs(), config.sessions, config.seed,
                                config.extra_advice_rate, config.answer_rate)
 
 
-def train_sft(config: SFTConfig, progress: bool = True) -> list[dict]:
+def train_sft(env: EnvConfig, model: ModelConfig, config: SFTConfig, progress: bool = True) -> list[dict]:
     """Record (or load) imitation data, fine-tune, save; returns one metrics record per epoch.
 
     Under `accelerate launch` with several processes each batch is split across them (every process records
     the same expert data from the same seed) and gradients are summed, weighted by the global token count.
     """
-    from agile_gym.data.paths import cache_dir
-    from agile_train.ppo import seed_everything
-
-    dist = Distributed.from_environment("auto", config.fsdp)
+    dist = Distributed.from_environment(model.device, config.fsdp)
     seed_everything(config.seed)
-    device = dist.device if dist.enabled else resolve_device("auto")
+    device = dist.device if dist.enabled else resolve_device(model.device)
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    data = imitation_dataset(config)
+    data = imitation_dataset(env, config)
     if not dist.is_main:  # the main process builds (and caches) a tiny model; the others then load it
         dist.barrier()
     # The tiny model's tokenizer learns from the very text it will be trained on: prompts and expert actions.
-    model_path = resolve_model_path(config, lambda: list(data["prompt"]) + list(data["completion"]), cache_dir())
-    tokenizer = load_tokenizer(model_path)
-    policy = load_policy(config, model_path, device, with_reference=False)
+    model_path, tokenizer, policy = load_model(model, plan_model(model.model), device,
+                                               lambda: list(data["prompt"]) + list(data["completion"]), config.seed,
+                                               with_reference=False)
     if dist.is_main:
         dist.barrier()
     dist.broadcast_parameters(policy)
     if dist.sharded:
         shard_policy(policy, dist)
-    encoder = PromptEncoder(tokenizer, config.chat_template, "last", config.max_prompt_tokens)
+    encoder = PromptEncoder(tokenizer, model.chat_template, "last", model.max_prompt_tokens)
     eos = tokenizer.eos_token_id
-    examples = []
+    examples, cut = [], 0
     for prompt, completion in zip(data["prompt"], data["completion"]):
-        ids = tokenizer(completion, add_special_tokens=False).input_ids[: config.max_new_tokens - 1] + [eos]
-        examples.append((encoder.encode(prompt, None), ids))
+        ids = tokenizer(completion, add_special_tokens=False).input_ids
+        cut += len(ids) > model.max_new_tokens - 1
+        examples.append((encoder.encode(prompt, None), ids[: model.max_new_tokens - 1] + [eos]))
+    if cut and dist.is_main:
+        warnings.warn(f"{cut} of {len(examples)} expert actions are longer than --max-new-tokens "
+                      f"{model.max_new_tokens} (with the end token) and were cut; the policy never sees their ends. "
+                      "Raise --max-new-tokens.", stacklevel=2)
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)
     trainable = [p for p in policy.parameters() if p.requires_grad]
@@ -141,7 +129,7 @@ def train_sft(config: SFTConfig, progress: bool = True) -> list[dict]:
     logger.close()
     policy.save_pretrained(output, state_dict=model_state)
     tokenizer.save_pretrained(output)
-    config.save(output / "sft_config.json")
+    save_configs(output / "sft_config.json", env=env, model=model, sft=config)
     (output / "sft_state.json").write_text(json.dumps({"base_model": model_path, "examples": len(examples)}) + "\n")
     data.save_to_disk(str(output / "imitation_data"))
     dist.close()
@@ -159,17 +147,18 @@ def _bar(enabled: bool, total: int):
 def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(SFTConfig, description=__doc__.split("\n\n")[0])
-    parser.set_defaults(env_kwargs='{"split": "train"}')
+    parser = HfArgumentParser((EnvConfig, ModelConfig, SFTConfig), description=__doc__.split("\n\n")[0])
     try:
-        (config,) = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
-        history = train_sft(config)
+        env, model, config = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+        history = train_sft(env, model, config)
     except (ValueError, TypeError, FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"epoch {history[-1]['epoch']}: loss {history[-1]['loss/sft_avg']:.4f}; policy saved to {config.output_dir}")
-    if config.model == TINY_MODEL and config.lora_r == 0:
-        print(f"next: python -m agile_train.ppo --model {config.output_dir} --lora-r 0")
+    if model.lora_r == 0:
+        print(f"next: python -m agile_train.ppo --model {config.output_dir}")
+    else:
+        print(f"next: python -m agile_train.ppo --init-adapter {config.output_dir} --lora-r {model.lora_r}")
     return 0
 
 

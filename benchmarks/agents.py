@@ -96,16 +96,18 @@ def make_agent(spec: str, options: AgentOptions) -> AgentPool:
 
 def _hf_agent(spec: str, options: AgentOptions) -> AgentPool:
     try:
-        from agile_train.config import RunConfig
-        from agile_train.policy_agent import PolicyAgent, split_model_spec
+        from agile_train.config import ModelConfig
+        from agile_train.env_factory import env_text
+        from agile_train.policy_agent import PolicyAgent
     except ImportError as error:
         raise ValueError(f"{spec} needs the training extra: pip install -e '.[train]' ({error})") from None
-    model, adapter = split_model_spec(spec.removeprefix("hf:"))
-    config = RunConfig(env=options.env, env_kwargs=json.dumps(options.env_kwargs or {}), model=model, lora_r=0,
-                       max_new_tokens=options.max_new_tokens, max_prompt_tokens=options.max_prompt_tokens,
-                       chat_template=options.chat_template, seed=options.seed)
+    # A model (hub name, folder, 'tiny', a named model) or a trained adapter / run folder: models.plan_model.
+    model = ModelConfig(model=spec.removeprefix("hf:"), max_new_tokens=options.max_new_tokens,
+                        max_prompt_tokens=options.max_prompt_tokens, chat_template=options.chat_template,
+                        device=options.device)
     began = time.perf_counter()
-    agent = PolicyAgent(config, adapter, device=options.device, temperature=options.temperature)
+    agent = PolicyAgent(model, corpus=lambda: env_text(options.env, options.env_kwargs or {}, options.seed),
+                        seed=options.seed, temperature=options.temperature)
     description = {"kind": "hf", **agent.describe(), "load_s": round(time.perf_counter() - began, 2)}
     return AgentPool(spec, batch=agent, description=description)
 

@@ -1,4 +1,5 @@
-"""Making text envs for training: by registered id or entry point, with the text contract checked at start."""
+"""The env factory: text envs for training and evaluation, by registered id or entry point, with the text
+contract checked at start, and the text a tokenizer for the tiny model is trained on."""
 
 from __future__ import annotations
 
@@ -73,3 +74,8 @@ def env_corpus(env: gym.Env, steps: int = 200, seed: int = 0) -> list[str]:
             observation, _ = env.reset()
             texts.append(observation)
     return texts
+
+
+def env_text(env: str, kwargs: dict[str, Any], seed: int = 0) -> list[str]:
+    """`env_corpus` of one fresh copy of `env`: what the tiny model's tokenizer learns from."""
+    return env_corpus(env_factory(env, kwargs)(), seed=seed)
