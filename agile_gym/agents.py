@@ -13,8 +13,20 @@ import numpy as np
 
 from agile_gym.actions import NO_INFORMATION, SEARCH_PRODUCT, SEEK_ADVICE
 from agile_gym.answerer import MemoryAnswerer
+from agile_gym.contract import ANSWER as ANSWER_KEY
+from agile_gym.contract import (
+    AVAILABLE_ACTIONS,
+    HISTORY,
+    KNOWLEDGE,
+    MEMORY,
+    PHASE,
+    PRODUCT,
+    QUESTION,
+    REFLECT_PHASE,
+    SCORE,
+    TEXT,
+)
 from agile_gym.data.types import Question
-from agile_gym.executor import REFLECT_PHASE
 from agile_gym.grading import normalize_answer
 from agile_gym.memory.retrieval import tokenize
 
@@ -43,7 +55,7 @@ class AlwaysAdviceAgent:
     """Asks the expert on every question and reflects with the expert's own lesson-free summary."""
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
-        return NO_INFORMATION if info["phase"] == REFLECT_PHASE else SEEK_ADVICE
+        return NO_INFORMATION if info[PHASE] == REFLECT_PHASE else SEEK_ADVICE
 
 
 class OracleAgent:
@@ -54,7 +66,7 @@ class OracleAgent:
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         expert = self.env.expert()
-        return expert.reflection_action if info["phase"] == REFLECT_PHASE else expert.answer_action
+        return expert.reflection_action if info[PHASE] == REFLECT_PHASE else expert.answer_action
 
 
 class NeverAdviceAgent:
@@ -65,7 +77,7 @@ class NeverAdviceAgent:
         self.answerer = MemoryAnswerer(history_threshold)
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
-        if info["phase"] == REFLECT_PHASE:
+        if info[PHASE] == REFLECT_PHASE:
             return NO_INFORMATION
         return self.answerer.propose(observation, info).answer
 
@@ -91,7 +103,7 @@ class ExpertAgent:
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         expert = self.env.expert()
-        if info["phase"] == REFLECT_PHASE:
+        if info[PHASE] == REFLECT_PHASE:
             return expert.reflection_action
         question = expert.question
         if question.reference_sql and getattr(self.env, "use_tools", False):
@@ -101,7 +113,7 @@ class ExpertAgent:
             return expert.answer_action
         if not known and self.rng.random() < self.answer_rate:
             return expert.answer_action
-        return expert.advice_action if "SeekAdvice" in " ".join(info["available_actions"]) else expert.answer_action
+        return expert.advice_action if expert.advice_action in info[AVAILABLE_ACTIONS] else expert.answer_action
 
     def prompt_holds_answer(self, info: dict[str, Any], question: Question) -> bool:
         """Whether the prompt already answers the question: a closely retrieved history or knowledge entry
@@ -111,14 +123,14 @@ class ExpertAgent:
         if not gold:
             return False
         pattern = re.compile(rf"(?<!\w){re.escape(gold)}(?!\w)")
-        memory = info["memory"]
-        close = [e["answer"] for e in memory["history"] if e["score"] >= self.match_score]
-        close += [e["text"] for e in memory["knowledge"] if e["score"] >= self.match_score]
+        memory = info[MEMORY]
+        close = [e[ANSWER_KEY] for e in memory[HISTORY] if e[SCORE] >= self.match_score]
+        close += [e[TEXT] for e in memory[KNOWLEDGE] if e[SCORE] >= self.match_score]
         if any(pattern.search(normalize_answer(text)) for text in close):
             return True
-        shown = info["question"]
-        words = set(tokenize(shown["text"]))
-        return any(normalize_answer(str(value)) == gold for feature, value in shown.get("product", {}).items()
+        shown = info[QUESTION]
+        words = set(tokenize(shown[TEXT]))
+        return any(normalize_answer(str(value)) == gold for feature, value in shown.get(PRODUCT, {}).items()
                    if feature != "title" and words & set(tokenize(feature.replace("_", " "))))
 
 
@@ -138,7 +150,9 @@ def make_agent(name: str, env) -> Agent:
 
 def play_session(env, agent: Agent, seed: int | None = None) -> dict[str, Any]:
     """Run one whole session; returns the final `info["metrics"]`."""
-    from agile_gym.episodes import act_each, play_episodes  # that module imports this one
-
-    (episode,) = play_episodes([env], act_each([agent]), seeds=[seed])
-    return episode.info["metrics"]
+    observation, info = env.reset(seed=seed)
+    done = False
+    while not done:
+        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
+        done = terminated or truncated
+    return info["metrics"]

@@ -11,6 +11,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agile_gym.actions import ANSWER, NO_INFORMATION, PREDICT_ANSWER, REFLECTION, SHORT_ANSWER
+from agile_gym.contract import ANSWER as ANSWER_KEY
+from agile_gym.contract import (
+    FEEDBACK,
+    HISTORY,
+    KNOWLEDGE,
+    MEMORY,
+    OPTIONS,
+    PRODUCT,
+    QUESTION,
+    RESULT,
+    SCORE,
+    TEXT,
+    TYPE,
+)
+from agile_gym.data.types import SEARCH
 from agile_gym.memory.retrieval import tokenize
 
 # History answers are stored as "<long answer> (<short answer>)".
@@ -47,11 +62,11 @@ class MemoryAnswerer:
         self.history_threshold = history_threshold
 
     def propose(self, observation: str, info: dict[str, Any]) -> Proposal:
-        question = info["question"]
-        if "options" in question:
-            letter, confidence = self._option(info, question["options"])
+        question = info[QUESTION]
+        if OPTIONS in question:
+            letter, confidence = self._option(info, question[OPTIONS])
             return Proposal(_answer_text(letter), confidence)
-        if question["type"] == "search_qa":
+        if question[TYPE] == SEARCH:
             return Proposal(f"{PREDICT_ANSWER}\n{ANSWER} none", 0.0)
         remembered = self._from_history(info)
         if remembered is not None:
@@ -63,24 +78,24 @@ class MemoryAnswerer:
         return Proposal(_answer_text("yes"), 0.0)
 
     def reflect(self, observation: str, info: dict[str, Any]) -> str:
-        feedback = (info.get("result") or {}).get("feedback", "")
+        feedback = (info.get(RESULT) or {}).get(FEEDBACK, "")
         advice = feedback.removeprefix("Expert advice:").strip()
         if not advice:
             return NO_INFORMATION
-        return f"{REFLECTION}: For '{info['question']['text']}': {advice[:400]}"
+        return f"{REFLECTION}: For '{info[QUESTION][TEXT]}': {advice[:400]}"
 
     def _from_history(self, info: dict[str, Any]) -> tuple[str, float] | None:
-        for entry in info["memory"]["history"]:
-            if entry["score"] >= self.history_threshold:
-                match = _SHORT_IN_MEMORY.search(entry["answer"])
-                return (match.group(1) if match else entry["answer"]), float(entry["score"])
+        for entry in info[MEMORY][HISTORY]:
+            if entry[SCORE] >= self.history_threshold:
+                match = _SHORT_IN_MEMORY.search(entry[ANSWER_KEY])
+                return (match.group(1) if match else entry[ANSWER_KEY]), float(entry[SCORE])
         return None
 
     @staticmethod
     def _from_metadata(question: dict[str, Any]) -> str | None:
-        words = set(tokenize(question["text"]))
+        words = set(tokenize(question[TEXT]))
         best, best_overlap = None, 0
-        for feature, value in question.get("product", {}).items():
+        for feature, value in question.get(PRODUCT, {}).items():
             overlap = len(words & set(tokenize(feature.replace("_", " "))))
             if overlap > best_overlap and feature != "title":
                 best, best_overlap = str(value), overlap
@@ -89,10 +104,10 @@ class MemoryAnswerer:
     @staticmethod
     def _option(info: dict[str, Any], options: dict[str, str]) -> tuple[str, float]:
         remembered: set[str] = set()
-        for entry in info["memory"]["history"]:
-            remembered |= set(tokenize(entry["answer"]))
-        for entry in info["memory"]["knowledge"]:
-            remembered |= set(tokenize(entry["text"]))
+        for entry in info[MEMORY][HISTORY]:
+            remembered |= set(tokenize(entry[ANSWER_KEY]))
+        for entry in info[MEMORY][KNOWLEDGE]:
+            remembered |= set(tokenize(entry[TEXT]))
         overlaps = {letter: len(set(tokenize(text)) & remembered) for letter, text in options.items()}
         best = max(options, key=lambda letter: (overlaps[letter], -ord(letter[0])))
         total = sum(overlaps.values())

@@ -3,14 +3,15 @@ memory, reward and metrics. A task subclass supplies only what is its own: data,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
+from agile_gym.actions import ANSWER as ANSWER_TAG
 from agile_gym.actions import (
-    ANSWER,
     NO_INFORMATION,
     PREDICT_ANSWER,
     REFLECTION,
@@ -26,6 +27,43 @@ from agile_gym.actions import (
     action_name,
     parse_action,
 )
+from agile_gym.contract import (
+    ACTION,
+    ADVISED,
+    ANSWER,
+    ANSWER_PHASE,
+    ASIN,
+    AVAILABLE_ACTIONS,
+    CORRECT,
+    EXPECTED_FORMAT,
+    FEEDBACK,
+    HISTORY,
+    ID,
+    INDEX,
+    INVALID_ACTION,
+    KNOWLEDGE,
+    MEMORY,
+    METRICS,
+    PHASE,
+    QUESTION,
+    QUESTION_ID,
+    QUESTION_TYPE,
+    REFLECT_PHASE,
+    RESULT,
+    REWARD,
+    SCOPE,
+    SCORE,
+    SCORED,
+    SEARCH_RESULTS,
+    SEGMENT_END,
+    SESSION_LENGTH,
+    TEXT,
+    TYPE,
+    Info,
+    QuestionInfo,
+    ResultInfo,
+    StepInfo,
+)
 from agile_gym.data.types import Question
 from agile_gym.memory.retrieval import Retriever
 from agile_gym.memory.similarity import similarity_counts
@@ -33,7 +71,6 @@ from agile_gym.memory.store import Memory, Retrieved
 from agile_gym.rewards import SessionMetrics, check_advice_cost, question_reward
 from agile_gym.spaces import FreeText
 
-ANSWER_PHASE, REFLECT_PHASE = "answer", "reflect"
 MAX_OBSERVATION_LENGTH = 1 << 20
 MAX_ACTION_LENGTH = 1 << 24
 
@@ -80,7 +117,7 @@ class ExpertView:
 class AgileEnv(gym.Env[str, str]):
     """Base class of the AGILE environments; subclasses document their own contract (see ProductQAEnv)."""
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
     has_tools = False
 
     def __init__(
@@ -164,7 +201,7 @@ class AgileEnv(gym.Env[str, str]):
 
     def _action_examples(self) -> dict[str, str]:
         return {
-            PREDICT_ANSWER: f"{PREDICT_ANSWER}\n{ANSWER} yes\n{SHORT_ANSWER} yes",
+            PREDICT_ANSWER: f"{PREDICT_ANSWER}\n{ANSWER_TAG} yes\n{SHORT_ANSWER} yes",
             SEARCH_PRODUCT: f"{SEARCH_PRODUCT}\n[SQL]: SELECT product_id FROM products",
             SEEK_ADVICE: SEEK_ADVICE,
         }
@@ -184,7 +221,7 @@ class AgileEnv(gym.Env[str, str]):
     def expected_format(self, phase: str | None = None) -> str:
         if (phase or self._phase) == REFLECT_PHASE:
             return f"'{REFLECTION}: <general knowledge learned from the advice>' or '{NO_INFORMATION}'"
-        formats = [f"'{PREDICT_ANSWER}' then '{ANSWER} <answer>' (optionally '{SHORT_ANSWER} <short answer>')"]
+        formats = [f"'{PREDICT_ANSWER}' then '{ANSWER_TAG} <answer>' (optionally '{SHORT_ANSWER} <short answer>')"]
         if self.use_tools:
             formats.append(f"'{SEARCH_PRODUCT}' then '[SQL]: SELECT product_id FROM <table> WHERE ...'")
         if self.use_advice:
@@ -228,17 +265,17 @@ class AgileEnv(gym.Env[str, str]):
             if self.use_memory and outcome.memory_answer is not None:
                 self.memory.add_history(self._history_key(item), item.question.question, outcome.memory_answer)
         self._log(f"Executor: {outcome.feedback}")
-        result = {
-            "action": outcome.action,
-            "question_id": item.question.id,
-            "question_type": item.question.type,
-            "correct": bool(outcome.correct or outcome.advised),
-            "advised": outcome.advised,
-            "invalid_action": outcome.invalid_action,
-            "search_results": list(outcome.search_results),
-            "reward": reward,
-            "feedback": outcome.feedback,
-            "scored": scored,
+        result: ResultInfo = {
+            ACTION: outcome.action,
+            QUESTION_ID: item.question.id,
+            QUESTION_TYPE: item.question.type,
+            CORRECT: bool(outcome.correct or outcome.advised),
+            ADVISED: outcome.advised,
+            INVALID_ACTION: outcome.invalid_action,
+            SEARCH_RESULTS: list(outcome.search_results),
+            REWARD: reward,
+            FEEDBACK: outcome.feedback,
+            SCORED: scored,
         }
         wants_reflection = self.use_reflection and (outcome.advised or self.reflect_every_question)
         if self._phase == ANSWER_PHASE and wants_reflection and not outcome.invalid_action:
@@ -251,9 +288,7 @@ class AgileEnv(gym.Env[str, str]):
         # Stopping early because of max_questions is a truncation; answering every question terminates.
         terminated = self._done and len(self._items) == len(self._all_items)
         truncated = self._done and not terminated
-        info = self._info()
-        info["result"] = result
-        info["segment_end"] = self._phase == ANSWER_PHASE
+        info: StepInfo = {**self._info(), RESULT: result, SEGMENT_END: self._phase == ANSWER_PHASE}
         return observation, reward, terminated, truncated, info
 
     def _answer(self, item: SessionItem, action: Action) -> Outcome:
@@ -337,33 +372,32 @@ class AgileEnv(gym.Env[str, str]):
             text = f"Result of your previous action: {feedback}\n\n{text}"
         return text[:MAX_OBSERVATION_LENGTH]
 
-    def _info(self) -> dict:
-        info: dict[str, Any] = {
-            "phase": self._phase,
-            "expected_format": self.expected_format(),
-            "available_actions": self.available_actions(),
-            "metrics": self._metrics.snapshot(),
-            "question": {},  # empty, not None: vector envs batch infos key by key
-            "memory": {
-                "history": [
-                    {"question": e.question, "answer": e.answer, "score": s} for e, s in self._retrieved.history
-                ],
-                "knowledge": [{"text": t, "score": s} for t, s in self._retrieved.knowledge],
-            },
-        }
+    def _info(self) -> Info:
+        # Empty, not None, once the session is over: vector envs batch infos key by key.
+        question: QuestionInfo | dict[str, Any] = {}
         if not self._done:
             item = self._items[self._position]
-            info["question"] = {
-                "id": item.question.id,
-                "type": item.question.type,
-                "asin": item.question.asin,
-                "scope": item.scope,
-                "index": self._position,
-                "session_length": len(self._items),
-                "text": item.question.question,
+            question = {
+                ID: item.question.id,
+                TYPE: item.question.type,
+                ASIN: item.question.asin,
+                SCOPE: item.scope,
+                INDEX: self._position,
+                SESSION_LENGTH: len(self._items),
+                TEXT: item.question.question,
                 **self._question_info(item),
             }
-        return info
+        return {
+            PHASE: self._phase,
+            EXPECTED_FORMAT: self.expected_format(),
+            AVAILABLE_ACTIONS: self.available_actions(),
+            METRICS: self._metrics.snapshot(),
+            QUESTION: question,
+            MEMORY: {
+                HISTORY: [{QUESTION: e.question, ANSWER: e.answer, SCORE: s} for e, s in self._retrieved.history],
+                KNOWLEDGE: [{TEXT: t, SCORE: s} for t, s in self._retrieved.knowledge],
+            },
+        }
 
     def expert(self) -> ExpertView:
         """Gold knowledge of the question now in the observation (see ExpertView)."""

@@ -17,7 +17,23 @@ import numpy as np
 
 from agile_gym.actions import SEEK_ADVICE
 from agile_gym.answerer import Answerer, MemoryAnswerer, Proposal
-from agile_gym.executor import REFLECT_PHASE
+from agile_gym.contract import (
+    ADVICE_RATE,
+    HISTORY,
+    INDEX,
+    KNOWLEDGE,
+    MEMORY,
+    METRICS,
+    PHASE,
+    PRODUCT,
+    QUESTION,
+    REFLECT_PHASE,
+    RESULT,
+    SCORE,
+    SESSION_LENGTH,
+    TEXT,
+    TYPE,
+)
 from agile_gym.memory.retrieval import tokenize
 
 ANSWER_NOW, SEARCH, ASK_ADVICE = 0, 1, 2
@@ -88,36 +104,36 @@ class AdviceDecisionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         else:
             text = proposal.answer
         self._text, reward, terminated, truncated, self._info = self.env.step(text)
-        result = self._info.get("result")
-        if self._info.get("phase") == REFLECT_PHASE and not (terminated or truncated):
+        result = self._info.get(RESULT)
+        if self._info.get(PHASE) == REFLECT_PHASE and not (terminated or truncated):
             reflection = self.answerer.reflect(self._text, self._info)
             self._text, extra, terminated, truncated, self._info = self.env.step(reflection)
             reward += extra
-            self._info["result"] = result  # the question's outcome, not the reflection's
+            self._info[RESULT] = result  # the question's outcome, not the reflection's
         return self._features(), float(reward), terminated, truncated, self._info
 
     def _features(self) -> np.ndarray:
         self._proposal = None
         features = np.zeros(len(FEATURES), dtype=np.float32)
-        question = self._info.get("question")
+        question = self._info.get(QUESTION)
         if not question:
             return features
         self._proposal = self.answerer.propose(self._text, self._info)
-        history, knowledge = self._info["memory"]["history"], self._info["memory"]["knowledge"]
-        types = [float(question["type"] == name) for name in QUESTION_TYPES]
-        words = set(tokenize(question["text"]))
-        covered = any(words & set(tokenize(feature.replace("_", " "))) for feature in question.get("product", {})
+        history, knowledge = self._info[MEMORY][HISTORY], self._info[MEMORY][KNOWLEDGE]
+        types = [float(question[TYPE] == name) for name in QUESTION_TYPES]
+        words = set(tokenize(question[TEXT]))
+        covered = any(words & set(tokenize(feature.replace("_", " "))) for feature in question.get(PRODUCT, {})
                       if feature != "title")
         core = self.env.unwrapped
         earlier = core.similar_questions()[1] if callable(getattr(core, "similar_questions", None)) else 0
-        metrics = self._info.get("metrics", {})
+        metrics = self._info.get(METRICS, {})
         values = [
-            math.log1p(max((e["score"] for e in history), default=0.0)), len(history) / self._history_k,
-            math.log1p(max((e["score"] for e in knowledge), default=0.0)), len(knowledge) / self._knowledge_k,
+            math.log1p(max((e[SCORE] for e in history), default=0.0)), len(history) / self._history_k,
+            math.log1p(max((e[SCORE] for e in knowledge), default=0.0)), len(knowledge) / self._knowledge_k,
             *types, float(not any(types)),
-            question["index"] / max(1, question["session_length"]), float(covered),
+            question[INDEX] / max(1, question[SESSION_LENGTH]), float(covered),
             self._proposal.confidence, float(self._proposal.search is not None),
-            math.log1p(earlier), float(metrics.get("advice_rate", 0.0)), float(getattr(core, "advice_cost", 0.0)),
+            math.log1p(earlier), float(metrics.get(ADVICE_RATE, 0.0)), float(getattr(core, "advice_cost", 0.0)),
         ]
         values = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=FEATURE_MAX, neginf=0.0)
         features[:] = np.clip(values, 0.0, FEATURE_MAX)

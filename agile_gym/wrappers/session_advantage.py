@@ -11,6 +11,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from agile_gym.contract import ADVISED, QUESTION, RESULT, SEGMENT_END, SESSION_ADVANTAGE, TASK_REWARD
+
 
 class SessionAdvantage(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Adds the heuristic state advantage A_i to the reward of the step that closes a question's session.
@@ -52,13 +54,13 @@ class SessionAdvantage(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action):
         observation, reward, terminated, truncated, info = self.env.step(action)
-        result = info.get("result") or {}
-        self._advised = self._advised or bool(result.get("advised"))
-        info["task_reward"] = reward
-        info["session_advantage"] = 0.0
-        if info.get("segment_end"):
+        result = info.get(RESULT) or {}
+        self._advised = self._advised or bool(result.get(ADVISED))
+        info[TASK_REWARD] = reward
+        info[SESSION_ADVANTAGE] = 0.0
+        if info.get(SEGMENT_END):
             if self.on == "always" or self._advised:
-                info["session_advantage"] = self._advantage
+                info[SESSION_ADVANTAGE] = self._advantage
                 reward = reward + self._advantage
             self._open_session(info)
         return observation, reward, terminated, truncated, info
@@ -66,6 +68,6 @@ class SessionAdvantage(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _open_session(self, info: dict) -> None:
         self._advised = False
         self._advantage = 0.0
-        if info.get("question"):
+        if info.get(QUESTION):
             later, earlier = self.env.unwrapped.similar_questions(self.similarity)
             self._advantage = self.beta * float(later > 0) / (earlier + 1)
