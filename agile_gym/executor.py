@@ -1,5 +1,8 @@
 """The AGILE executor shared by every task: session lifecycle, action dispatch, advice, reflection,
-memory, reward and metrics. A task subclass supplies only what is its own: data, prompt, grading, tools."""
+memory, reward, metrics and `info`. A task subclass supplies only what is its own: data, prompt, grading, tools.
+
+`AgileEnv`'s docstring is the contract of every agile/ environment; `agile_gym.contract` types its `info`.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ from agile_gym.actions import (
     parse_action,
 )
 from agile_gym.contract import (
+    ACCURACY,
     ACTION,
+    ADVICE_RATE,
     ADVISED,
     ANSWER,
     ANSWER_PHASE,
@@ -48,6 +53,7 @@ from agile_gym.contract import (
     QUESTION,
     QUESTION_ID,
     QUESTION_TYPE,
+    QUESTIONS,
     REFLECT_PHASE,
     RESULT,
     REWARD,
@@ -58,7 +64,9 @@ from agile_gym.contract import (
     SEGMENT_END,
     SESSION_LENGTH,
     TEXT,
+    TOTAL_SCORE,
     TYPE,
+    ActionName,
     Info,
     QuestionInfo,
     ResultInfo,
@@ -85,9 +93,13 @@ class SessionItem:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an answer-phase action did. `memory_answer` is stored with the question in history (None: nothing)."""
+    """What one action did, as a task's `_grade` / `_run_tool` (or the executor) reports it.
 
-    action: str
+    `action` becomes `info["result"]["action"]`; `correct`, `advised`, `invalid_action`, `feedback` and
+    `search_results` likewise; `memory_answer` is stored with the question in history (None: nothing stored).
+    """
+
+    action: ActionName
     correct: bool = False
     advised: bool = False
     invalid_action: bool = False
@@ -115,7 +127,102 @@ class ExpertView:
 
 
 class AgileEnv(gym.Env[str, str]):
-    """Base class of the AGILE environments; subclasses document their own contract (see ProductQAEnv)."""
+    """The AGILE executor as a Gymnasium text environment: the contract every agile/ task shares.
+
+    A task (`ProductQAEnv`, `MedMCQAEnv`) supplies its data, prompt, grading and tools through the hooks
+    below (`_prompt`, `_grade`, `_run_tool`, ...); everything here holds for every task, and each task's
+    docstring adds only what is its own.
+
+    ## Description
+    An episode is a session: the task's questions one after another, grouped by scope (a ProductQA category;
+    the scopes in the task's order), each scope's questions in data order or, with `shuffle=True`, permuted
+    from the reset seed. Memory persists through the session: history (question-answer pairs, under a key the
+    task chooses, e.g. one product) and knowledge (reflected lessons, per scope). Before each question the
+    executor retrieves the `history_k` history and `knowledge_k` knowledge entries most relevant to it and the
+    task writes them into the prompt. This is the paper's agent loop (Appendix B): retrieve memory, then the
+    LLM predicts an answer, searches with a tool or seeks advice, and reflects after advice.
+
+    ## Action Space
+    `FreeText`: any `str` (bytes are decoded as UTF-8); `agile_gym.actions.parse_action` reads it. The first
+    action tag decides; text before it is the agent's reasoning, kept and not judged.
+    - `[PredictAnswer]` then `[Answer]: <text>`, optionally `[Short Answer]: <text>` (graded when given): the
+      task grades the answer.
+    - `[SearchProduct]` then `[SQL]: SELECT ...`: runs the task's tool (only tasks with tools, `tools=True`).
+    - `[SeekAdvice]`: the expert's advice, built from the gold answer (each task says how); it counts as
+      correct (`advice=True`).
+    - Reflect phase, which follows advice (or every valid answer with `reflect_every_question=True`) when
+      `reflection=True`: `[Reflection]: <general knowledge>` stores the knowledge in the scope's memory (with
+      `memory=True`); `[NoInformation]` stores nothing.
+    Anything else (no tag, an empty argument, a tag not available now) is an invalid action: a wrong answer
+    in the answer phase, nothing stored in the reflect phase. `info["available_actions"]` lists the tags
+    accepted now and `info["expected_format"]` spells them out.
+
+    ## Observation Space
+    `FreeText`: the prompt an LLM sees, at most `MAX_OBSERVATION_LENGTH` characters. In the answer phase: the
+    task's instructions, retrieved memory and the question, led (after the first step) by "Result of your
+    previous action: <feedback>". In the reflect phase: the question, the feedback (the advice) and the
+    request to reflect. After the last question: the feedback and a summary of the session's metrics. Agents
+    need not parse it: `info` holds the same facts.
+
+    ## Rewards
+    The paper's reward, per question: 1 for a correct answer, 0 for a wrong or invalid one, `1 - advice_cost`
+    when advice was sought (advised questions count as correct). It is paid on the step that settles the
+    question (`info["result"]["scored"]`); reflection steps pay 0. So the session's total score, the mean
+    reward per question, is accuracy - advice_cost * advice rate (`agile_gym.rewards`).
+
+    ## Starting State
+    Memory as the task preloads it (empty unless the task preloads, e.g. MedMCQA's `memory_init`), restored at
+    every reset; the first question of the session in the answer phase.
+
+    ## Episode End
+    Terminates after the last question of the session (and its reflection). Truncates after `max_questions`
+    questions when that is fewer than the task has. After either, `step` raises RuntimeError until `reset`.
+
+    ## Info
+    Plain Python values, typed and named in `agile_gym.contract` (read keys through its constants: `RESULT`,
+    `SEGMENT_END`, ...). `reset` returns an `Info`, `step` a `StepInfo`:
+    - `phase`: "answer" or "reflect", what the next action must be.
+    - `expected_format` (str) and `available_actions` (list of action tags) for the phase now.
+    - `question` (`QuestionInfo`): the open question's `id`, `type`, `asin` (None without products), `scope`,
+      `index` (0-based position in the session), `session_length`, `text` and the task's own keys; `{}` once
+      the session is over.
+    - `memory` (`MemoryInfo`): the retrieved `history` (`question`, `answer`, `score`) and `knowledge`
+      (`text`, `score`) entries, best first.
+    - `metrics` (`MetricsInfo`): running `questions`, `accuracy`, `advice_rate`, `total_score`,
+      `invalid_action_rate`, and the same per question type in `per_type`.
+    - step only, `result` (`ResultInfo`): what the step did: `action`, `question_id`, `question_type`,
+      `correct`, `advised`, `invalid_action`, `search_results`, `reward`, `feedback`, and `scored`.
+    - step only, `segment_end` (bool): True when the step closed the question's session (its answer and any
+      reflection); trainers cut trajectories there.
+    Wrappers may add keys: `SessionAdvantage` adds `task_reward` and `session_advantage`.
+
+    ## Arguments
+    Every task accepts these keyword arguments (its own come first, see the task):
+
+    | Argument | Type | Default | Description |
+    |---|---|---|---|
+    | `advice_cost` | float | the task's | c in [0, 1]: advice pays 1 - c (ValueError outside) |
+    | `memory` | bool | True | store answers and reflections and retrieve them into prompts |
+    | `reflection` | bool | True | ask for a reflection after advice |
+    | `advice` | bool | True | offer `[SeekAdvice]`; False makes it an invalid action |
+    | `tools` | bool | True | offer the task's tool (`[SearchProduct]`) where the task has one |
+    | `reflect_every_question` | bool | False | ask for a reflection after every valid answer-phase action |
+    | `shuffle` | bool | False | permute each scope's questions from the reset seed |
+    | `max_questions` | int or None | None | stop (truncate) after this many questions; >= 1 |
+    | `retriever` | str or callable | "bm25" | "bm25", "bm25s", "dense", or a zero-argument `Retriever` factory |
+    | `history_k`, `knowledge_k` | int | the task's | entries retrieved per question; >= 0 |
+    | `render_mode` | str or None | None | "ansi": `render()` returns the session transcript (its last 200 entries) |
+
+    A bad value raises ValueError naming it; a session without questions raises ValueError.
+
+    ## Expert hook
+    `env.unwrapped.expert()` returns an `ExpertView` of the open question (gold answer action, advice,
+    reflection) for imitation data and oracle baselines; `env.unwrapped.similar_questions()` feeds
+    `SessionAdvantage`.
+
+    ## Version History
+    - v0: initial release (`agile/ProductQA-v0`, `agile/MedMCQA-v0`).
+    """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
     has_tools = False
@@ -169,37 +276,45 @@ class AgileEnv(gym.Env[str, str]):
 
     # ---- hooks a task implements -------------------------------------------------------------------
     def _preload_memory(self) -> None:
-        """Fill memory before every session (kept across resets through a checkpoint). Default: nothing."""
+        """Fill memory once, at construction; every reset restores memory to what this left. Default: nothing."""
 
     def _history_key(self, item: SessionItem) -> str:
+        """The history namespace of `item`: only history under this key is retrieved for it."""
         raise NotImplementedError
 
     def _prompt(self, item: SessionItem, retrieved: Retrieved) -> str:
+        """The answer-phase observation for `item` with what was retrieved from memory."""
         raise NotImplementedError
 
     def _grade(self, item: SessionItem, action: PredictAnswer) -> Outcome:
+        """Grade a `[PredictAnswer]`; never raises for any answer text."""
         raise NotImplementedError
 
     def _run_tool(self, item: SessionItem, action: SearchProduct) -> Outcome:
+        """Run `[SearchProduct]` (only called when `use_tools`); a tool failure is an Outcome, not an exception."""
         raise NotImplementedError
 
     def _gold_action(self, item: SessionItem) -> str:
+        """A correct answer-phase action for `item`, in the exact format the task grades."""
         raise NotImplementedError
 
     def _advice_text(self, item: SessionItem) -> str:
+        """What `[SeekAdvice]` tells the agent (and stores in history). Default: the gold long answer."""
         return item.question.gold_long
 
     def _expert_reflection(self, item: SessionItem) -> str:
+        """The knowledge a good reflection on `item` would store: the data's lesson, else the answer itself."""
         question = item.question
         if question.knowledge:
             return question.knowledge
         return f"For questions like '{question.question}', the answer is: {question.gold_short}."
 
     def _question_info(self, item: SessionItem) -> dict[str, Any]:
-        """Task-specific structured facts shown in the observation (fresh objects on every call)."""
+        """The task's own keys of `info["question"]` (fresh objects on every call: infos are kept by callers)."""
         return {}
 
     def _action_examples(self) -> dict[str, str]:
+        """Action tag -> a well-formed action; the action space samples them (so check_env meets valid ones)."""
         return {
             PREDICT_ANSWER: f"{PREDICT_ANSWER}\n{ANSWER_TAG} yes\n{SHORT_ANSWER} yes",
             SEARCH_PRODUCT: f"{SEARCH_PRODUCT}\n[SQL]: SELECT product_id FROM products",
@@ -208,7 +323,7 @@ class AgileEnv(gym.Env[str, str]):
 
     # ---- the executor --------------------------------------------------------------------------------
     def available_actions(self, phase: str | None = None) -> list[str]:
-        """The action tags accepted now (or in `phase`)."""
+        """The action tags accepted now (or in `phase`, "answer" or "reflect"): `info["available_actions"]`."""
         if (phase or self._phase) == REFLECT_PHASE:
             return [REFLECTION, NO_INFORMATION]
         tags = [PREDICT_ANSWER]
@@ -219,6 +334,7 @@ class AgileEnv(gym.Env[str, str]):
         return tags
 
     def expected_format(self, phase: str | None = None) -> str:
+        """How to write an accepted action now (or in `phase`), in words: `info["expected_format"]`."""
         if (phase or self._phase) == REFLECT_PHASE:
             return f"'{REFLECTION}: <general knowledge learned from the advice>' or '{NO_INFORMATION}'"
         formats = [f"'{PREDICT_ANSWER}' then '{ANSWER_TAG} <answer>' (optionally '{SHORT_ANSWER} <short answer>')"]
@@ -228,7 +344,9 @@ class AgileEnv(gym.Env[str, str]):
             formats.append(f"'{SEEK_ADVICE}' (costs {self.advice_cost:g} of the question's reward)")
         return "one of: " + "; or ".join(formats)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, Info]:
+        """Start a session: memory back to its preloaded state, questions ordered (shuffled from `seed` when
+        `shuffle`), metrics zeroed. Returns the first question's observation and an `Info`. `options` is unused."""
         super().reset(seed=seed)
         self.memory.restore()
         items: list[SessionItem] = []
@@ -245,7 +363,10 @@ class AgileEnv(gym.Env[str, str]):
         observation = self._question_observation("")
         return observation, self._info()
 
-    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
+    def step(self, action: str) -> tuple[str, float, bool, bool, StepInfo]:
+        """Execute one agent message (see Action Space) and return (observation, reward, terminated, truncated,
+        `StepInfo`). Raises RuntimeError after the session ended (call `reset`) and TypeError for a non-text
+        action; any text, however malformed, is a valid input (an invalid action)."""
         if self._done:
             raise RuntimeError("the session is over: call reset() before step()")
         if isinstance(action, bytes):
@@ -329,8 +450,8 @@ class AgileEnv(gym.Env[str, str]):
             self._done = True
             summary = self._metrics.snapshot()
             text = (
-                f"The session is over: {summary['questions']} questions, accuracy {summary['accuracy']:.3f}, "
-                f"advice rate {summary['advice_rate']:.3f}, total score {summary['total_score']:.3f}."
+                f"The session is over: {summary[QUESTIONS]} questions, accuracy {summary[ACCURACY]:.3f}, "
+                f"advice rate {summary[ADVICE_RATE]:.3f}, total score {summary[TOTAL_SCORE]:.3f}."
             )
             self._retrieved = Retrieved()
             self._log(text)
@@ -400,7 +521,7 @@ class AgileEnv(gym.Env[str, str]):
         }
 
     def expert(self) -> ExpertView:
-        """Gold knowledge of the question now in the observation (see ExpertView)."""
+        """Gold knowledge of the question now in the observation (see ExpertView); RuntimeError when none is open."""
         if self._done:
             raise RuntimeError("no question is open: call reset()")
         item = self._items[self._position]
@@ -416,9 +537,10 @@ class AgileEnv(gym.Env[str, str]):
 
     def similar_questions(self, threshold: float = 0.5) -> tuple[int, int]:
         """(later, earlier): questions of this session similar to the open one that come after it, and that
-        came before it (and so, with memory on, are in memory). Similar means the same scope and a Jaccard
-        overlap of at least `threshold` between their stemmed word sets. Feeds the paper's heuristic state
-        advantage (`agile_gym.wrappers.SessionAdvantage`). Counted once per session, then looked up."""
+        came before it (and so are in memory; 0 with `memory=False`). Similar means the same scope and a Jaccard
+        overlap of at least `threshold` between their stemmed word sets (`agile_gym.memory.similarity`). These
+        are N and M of the paper's heuristic state advantage (Appendix A; `agile_gym.wrappers.SessionAdvantage`).
+        Counted once per session and threshold, then looked up. RuntimeError when no question is open."""
         if self._done:
             raise RuntimeError("no question is open: call reset()")
         if self._similar is None or self._similar[0] != threshold:
@@ -432,6 +554,7 @@ class AgileEnv(gym.Env[str, str]):
         del self._transcript[:-200]
 
     def render(self) -> str | None:
+        """With `render_mode="ansi"` the session transcript (its last 200 entries, one per line); else None."""
         if self.render_mode == "ansi":
             return "\n".join(self._transcript) + "\n"
         return None

@@ -42,47 +42,67 @@ def _option_lines(question: Question) -> str:
 
 
 class MedMCQAEnv(AgileEnv):
-    """AGILE's medical multiple-choice task (MedMCQA, MedQA) as a Gymnasium text environment.
+    """AGILE's medical multiple-choice task (MedMCQA, MedQA) as a Gymnasium text environment (`agile/MedMCQA-v0`).
+
+    `AgileEnv` documents what every agile/ env shares (actions, rewards, episode end, `info`, the common
+    arguments); this adds what is MedMCQA's own.
 
     ## Description
-    An episode is a session over a question set in order (or shuffled from the reset seed). Memory holds
-    past question-answer pairs and reflected knowledge, optionally preloaded from `memory_init` (the paper
-    preloads the training set: every QA pair plus one knowledge entry each). The 5 most relevant QA pairs and
-    5 knowledge entries are retrieved into each prompt.
+    A session is a question set (one scope, "medmcqa"). Memory holds past question-answer pairs and reflected
+    knowledge, optionally preloaded from `memory_init` (the paper preloads the training set: every QA pair
+    plus one knowledge entry each); the 5 most relevant of each are retrieved into every prompt.
 
     ## Action Space
-    `FreeText`, any string; the first action tag decides:
-    - `[PredictAnswer]` then `[Answer]: <choice>` (optionally `[Short Answer]: <choice>`, graded when present).
-      A choice is `B`, `(B)`, `B.`, `B) text` or an option's full text, case-insensitive. An answer that names
-      no single option is wrong and flagged `invalid_action`.
-    - `[SeekAdvice]`: the expert gives the correct option and the explanation (`exp`, or `reflection`).
-    - After advice (or after every question with `reflect_every_question=True`): `[Reflection]: <knowledge>`
-      or `[NoInformation]`.
-    There are no tools: `[SearchProduct]` is an invalid action here.
+    - `[PredictAnswer]` then `[Answer]: <choice>` (or `[Short Answer]: <choice>`, graded when present). A
+      choice is `B`, `(B)`, `B.`, `B) text` or an option's full text, case-insensitive (`choose_option`). An
+      answer that names no single option is wrong and flagged `invalid_action`.
+    - `[SeekAdvice]`: the correct option and the record's lesson (`reflection`, else `exp`).
+    There are no tools: `[SearchProduct]` is an invalid action.
 
     ## Observation Space
-    `FreeText`: the prompt (instructions, retrieved memory, question, lettered options), led by the result of
-    the previous action. `info` has the same keys as ProductQA's; `info["question"]` adds `options`
-    (letter -> text); its `id` is the record's `id`, or its 0-based position when records have none; its
-    `type` is the subject (public schema), the source (AGILE schema) or "mcq".
+    The prompt: role and expected format, retrieved QA pairs and knowledge, the question and its lettered
+    options. `info["question"]["options"]` maps letter -> option text; `id` is the record's `id`, or its
+    0-based position when records have none; `type` is the subject (public schema), the source (AGILE schema)
+    or "mcq"; `asin` is None.
 
     ## Rewards
-    1 correct, 0 wrong or invalid, `1 - advice_cost` for advice (default c = 0.4, the paper's MedMCQA value);
-    reflection steps 0. Total score = mean reward per question.
+    As `AgileEnv`, with `advice_cost` 0.4 by default (the paper's MedMCQA value).
 
     ## Starting State
-    Memory holds exactly the `memory_init` records (reloaded at every reset), first question of the session.
-
-    ## Episode End
-    Terminates after the last question (and its reflection); truncates after `max_questions` questions.
+    Memory holds exactly the `memory_init` records, reloaded at every reset.
 
     ## Arguments
-    - `data_files`: json / jsonl / parquet path or list, public MedMCQA or AGILE schema.
-    - `hf_dataset` with `split` ("validation"): a `datasets` hub name, local dataset folder, or `save_to_disk`
-      folder. With neither, a built-in 40-question set.
-    - `memory_init`: file(s) in either schema preloaded into memory (QA pair + `reflection` or `exp` as knowledge).
-    - `advice_cost` (0.4), `shuffle`, `max_questions`, `memory`, `reflection`, `advice`,
-      `reflect_every_question`, `retriever`, `history_k` (5), `knowledge_k` (5), `render_mode` ("ansi").
+    | Argument | Type | Default | Description |
+    |---|---|---|---|
+    | `data_files` | path or list of paths | None | json / jsonl / parquet, public MedMCQA or AGILE schema |
+    | `hf_dataset` | str or None | None | a `datasets` hub name, local dataset folder or `save_to_disk` folder |
+    | `split` | str | "validation" | the split of `hf_dataset` |
+    | `advice_cost` | float | 0.4 | see `AgileEnv` |
+    | `memory_init` | path or list of paths | None | records preloaded into memory (QA pair, and `reflection` or `exp` as knowledge) |
+    | `history_k`, `knowledge_k` | int | 5, 5 | entries retrieved per question |
+
+    and every other `AgileEnv` argument. With neither `data_files` nor `hf_dataset`, a built-in 40-question
+    set; giving both raises ValueError. Malformed records raise `agile_gym.data.types.DataError` naming them.
+
+    ## Example
+    On the built-in set:
+
+    >>> import gymnasium as gym
+    >>> import agile_gym
+    >>> env = gym.make("agile/MedMCQA-v0")
+    >>> observation, info = env.reset(seed=0)
+    >>> print(observation.split("\\n", 2)[2])
+    Question: Deficiency of which vitamin causes scurvy?
+    A) Vitamin C
+    B) Vitamin K
+    C) Vitamin D
+    D) Vitamin A
+    >>> observation, reward, terminated, truncated, info = env.step("[PredictAnswer]\\n[Answer]: (A)")
+    >>> reward, info["result"]["correct"], info["question"]["index"]
+    (1.0, True, 1)
+    >>> observation, reward, terminated, truncated, info = env.step("[PredictAnswer]\\n[Answer]: E")
+    >>> reward, info["result"]["invalid_action"], info["metrics"]["accuracy"]
+    (0.0, True, 0.5)
 
     ## Version History
     - v0: initial release.

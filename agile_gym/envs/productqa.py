@@ -29,64 +29,73 @@ _MAX_CHOICES_SHOWN = 12
 
 
 class ProductQAEnv(AgileEnv):
-    """AGILE's ProductQA customer-service session as a Gymnasium text environment.
+    """AGILE's ProductQA customer-service session as a Gymnasium text environment (`agile/ProductQA-v0`).
+
+    `AgileEnv` documents what every agile/ env shares (actions, rewards, episode end, `info`, the common
+    arguments); this adds what is ProductQA's own.
 
     ## Description
-    An episode is a session: every question of one product category (or of every category of a split, one
-    after another) in file order, or shuffled from the reset seed. Memory persists through the session: a
-    history of question-answer pairs per product and a knowledge list per category. Before each question
-    the executor retrieves the most relevant history (of that product only) and knowledge and shows them
-    with the product's metadata and the category's database schema.
+    A session is every question of one product category, or of every category of a split one after another
+    (in name order unless `category` lists them). History is kept per product, so a question sees only the
+    history of the product it is about; knowledge is kept per category. Each prompt shows the product's
+    metadata, the category's table schema (with tools) and the retrieved memory.
 
     ## Action Space
-    `FreeText`: any string. The first action tag decides; text before it is the agent's reasoning.
-    - `[PredictAnswer]` then `[Answer]: <text>`, optionally `[Short Answer]: <text>`; the short answer is
-      graded when present. fact_qa / reasoning_qa: case- and whitespace-insensitive equality with the gold
-      short answer. search_qa: the products named (by asin or full title) must be non-empty and all gold;
-      when no product satisfies the request, naming none (e.g. `none`) is correct.
-    - `[SearchProduct]` then `[SQL]: SELECT product_id FROM <category> WHERE ...`: runs the query on the
-      category's SQLite table (read-only, one SELECT, `sql_timeout_s` limit, `max_sql_rows` rows); the
-      products it returns are the answer, graded as a search answer (`info["result"]["search_results"]`).
-    - `[SeekAdvice]`: the expert gives the gold long answer (and the gold products for searches).
-    - After advice (or after every question with `reflect_every_question=True`) the next observation asks
-      for a reflection: `[Reflection]: <general knowledge>` stores knowledge; `[NoInformation]` stores none.
-    Anything else (no tag, empty argument, a tag not available now) is an invalid action.
+    - `[PredictAnswer]`: the short answer when given, else the answer, is graded. fact_qa / reasoning_qa: case-
+      and whitespace-insensitive equality with the gold short answer. search_qa: the products it names (by
+      asin or full title) must be non-empty and all gold; when no product satisfies the request, naming none
+      (e.g. `none`) is correct.
+    - `[SearchProduct]` then `[SQL]: SELECT product_id FROM <category> WHERE ...`: one read-only SELECT on the
+      category's SQLite table (`sql_timeout_s` limit, `max_sql_rows` rows); the products it returns are the
+      answer, graded as a search answer and listed in `info["result"]["search_results"]`. An SQL error, or rows
+      whose first column is no product, submit nothing (a wrong answer).
+    - `[SeekAdvice]`: the gold long answer, and for search questions the gold products.
 
     ## Observation Space
-    `FreeText`: the prompt an LLM sees, led by the result of the previous action. Structured facts are in
-    `info`: `phase` ("answer" | "reflect"), `question` (`id`, `type`, `asin`, `scope`, `index`,
-    `session_length`, `text`, `product` metadata; empty once the session is over), `result` (after a step: `action`, `correct`,
-    `advised`, `invalid_action`, `search_results`, `reward`, `feedback`, and `scored`: True when the step
-    settled the question's reward, False for a reflection), `segment_end` (after a step: True when the
-    question's session, answer plus any reflection, is finished; trainers split trajectories there),
-    `expected_format`, `available_actions`, `memory` (the retrieved history and knowledge with scores) and
-    `metrics` (running `accuracy`, `advice_rate`, `total_score`, `invalid_action_rate`, `questions`,
-    and `per_type`).
+    The prompt: role and expected format, the table schema (with tools), the product's asin, title and
+    metadata, retrieved history of this product and category knowledge, and the question.
+    `info["question"]["product"]` holds the product's metadata (feature -> value); `type` is `fact_qa`,
+    `search_qa` or `reasoning_qa`.
 
     ## Rewards
-    Per question: 1 correct, 0 wrong or invalid, `1 - advice_cost` when advice was sought (it counts as
-    correct). Reflection steps give 0. Total score = mean reward per question
-    = accuracy - advice_cost * advice rate.
-
-    ## Starting State
-    Memory empty (history and knowledge), first question of the session.
-
-    ## Episode End
-    Terminates after the last question (and its reflection); truncates after `max_questions` questions.
+    As `AgileEnv`, with `advice_cost` 0.3 by default (the paper's ProductQA value).
 
     ## Arguments
-    - `data_dir`: the folder holding `{train,test}/<category>/{qa.jsonl,schema.json,metadata.json}` (or a release
-      root holding it as `productqa/`);
-      default `$AGILE_DATA_DIR/productqa`, else the built-in categories this package generates.
-    - `split`: "train" or "test". `category`: a name, a list of names, or None for every category.
-    - `advice_cost` (0.3, the paper's value), `shuffle` (False), `max_questions` (None).
-    - Ablation switches `memory`, `reflection`, `advice`, `tools` (all True); `reflect_every_question`.
-    - `retriever`: "bm25" (default), "bm25s", "dense" or a callable; `history_k` / `knowledge_k` (3, 3).
-    - `sql_timeout_s` (1.0), `max_sql_rows` (50), `db_dir` (database cache, default `$AGILE_CACHE_DIR`).
-    - `render_mode`: "ansi" gives the session transcript.
+    | Argument | Type | Default | Description |
+    |---|---|---|---|
+    | `data_dir` | str, Path or None | None | `{train,test}/<category>/{qa.jsonl,schema.json,metadata.json}`, or a release root holding it as `productqa/`; None: `$AGILE_DATA_DIR/productqa`, else the built-in categories |
+    | `split` | str | "test" | "train" or "test" |
+    | `category` | str, list or None | None | one category, several in order, or None for every category of the split |
+    | `advice_cost` | float | 0.3 | see `AgileEnv` |
+    | `sql_timeout_s` | float | 1.0 | time limit of one query, > 0 |
+    | `max_sql_rows` | int | 50 | rows a query returns at most, >= 50 |
+    | `db_dir` | str, Path or None | None | where product databases are built; None: `productqa_db/` in `$AGILE_CACHE_DIR` (else ~/.cache/agile) |
 
-    ## Expert hook
-    `env.unwrapped.expert()` returns the gold answer action, advice and reflection for the open question.
+    and every `AgileEnv` argument (`history_k` and `knowledge_k` default to 3). Missing or malformed data
+    raises `agile_gym.data.types.DataError` naming the file and line.
+
+    ## Example
+    On the built-in data (`$AGILE_DATA_DIR` unset):
+
+    >>> import gymnasium as gym
+    >>> import agile_gym
+    >>> env = gym.make("agile/ProductQA-v0", category="kettles")
+    >>> observation, info = env.reset(seed=0)
+    >>> info["question"]["type"], info["question"]["text"]
+    ('search_qa', 'I want a Steamly kettle under $113. What do you have?')
+    >>> sql = 'SELECT product_id FROM kettles WHERE brand = "Steamly" AND price < 113'
+    >>> observation, reward, terminated, truncated, info = env.step(f"[SearchProduct]\\n[SQL]: {sql}")
+    >>> reward, info["result"]["search_results"], info["segment_end"]
+    (1.0, ['B0KE000001', 'B0KE000005', 'B0KE000009'], True)
+    >>> info["question"]["text"]
+    'Can I set the water temperature?'
+    >>> observation, reward, terminated, truncated, info = env.step("[SeekAdvice]")
+    >>> reward, info["phase"], info["segment_end"]
+    (0.7, 'reflect', False)
+    >>> observation, reward, terminated, truncated, info = env.step("[NoInformation]")
+    >>> reward, info["segment_end"], info["metrics"]["total_score"]
+    (0.0, True, 0.85)
+    >>> env.close()
 
     ## Version History
     - v0: initial release.
