@@ -150,9 +150,7 @@ def make_agent(name: str, env) -> Agent:
 
 def play_session(env, agent: Agent, seed: int | None = None) -> dict[str, Any]:
     """Run one whole session; returns the final `info["metrics"]`."""
-    observation, info = env.reset(seed=seed)
-    done = False
-    while not done:
-        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
-        done = terminated or truncated
-    return info["metrics"]
+    from agile_gym.episodes import act_each, play_episodes  # that module imports this one
+
+    (episode,) = play_episodes([env], act_each([agent]), seeds=[seed])
+    return episode.info["metrics"]

@@ -1,4 +1,4 @@
-"""The paper's reward and its session metrics, in one place."""
+"""The paper's reward and its session metrics, in one place, with the one rule for a run's headline figures."""
 
 from __future__ import annotations
 
@@ -60,21 +60,47 @@ class SessionMetrics:
 
 
 _RATES = ("accuracy", "advice_rate", "total_score", "invalid_action_rate")
+MEAN_OF_CATEGORIES, QUESTION_WEIGHTED = "mean of categories", "question-weighted"
+
+
+def _weighted(rows: list[dict]) -> dict:
+    n = sum(row.get("questions", 0) for row in rows)
+    merged: dict = {"questions": n}
+    for key in _RATES:
+        merged[key] = sum(row.get(key, 0.0) * row.get("questions", 0) for row in rows) / n if n else 0.0
+    return merged
+
+
+def _mean(rows: list[dict]) -> dict:
+    mean: dict = {"questions": sum(row.get("questions", 0) for row in rows)}
+    for key in _RATES:
+        mean[key] = sum(row.get(key, 0.0) for row in rows) / len(rows) if rows else 0.0
+    return mean
+
+
+def _combine(snapshots: list[dict], combine) -> dict:
+    usable = [snapshot for snapshot in snapshots if snapshot and snapshot.get("questions")]
+    combined = combine(usable)
+    types = sorted({name for snapshot in usable for name in snapshot.get("per_type", {})})
+    combined["per_type"] = {name: combine([s["per_type"][name] for s in usable if name in s.get("per_type", {})])
+                            for name in types}
+    return combined
 
 
 def merge_metrics(snapshots: list[dict]) -> dict:
-    """Question-weighted metrics of several sessions (`SessionMetrics.snapshot()` dicts), overall and per type."""
+    """Question-weighted metrics of several sessions (`SessionMetrics.snapshot()` dicts), overall and per type:
+    as if they were one session. Sessions without questions are left out."""
+    return _combine(snapshots, _weighted)
 
-    def weighted(rows: list[dict]) -> dict:
-        n = sum(row.get("questions", 0) for row in rows)
-        merged: dict = {"questions": n}
-        for key in _RATES:
-            merged[key] = sum(row.get(key, 0.0) * row.get("questions", 0) for row in rows) / n if n else 0.0
-        return merged
 
-    usable = [snapshot for snapshot in snapshots if snapshot and snapshot.get("questions")]
-    merged = weighted(usable)
-    types = sorted({name for snapshot in usable for name in snapshot.get("per_type", {})})
-    merged["per_type"] = {name: weighted([s["per_type"][name] for s in usable if name in s.get("per_type", {})])
-                          for name in types}
-    return merged
+def mean_of_categories(snapshots: list[dict]) -> dict:
+    """The unweighted mean of several sessions' rates, one session per category, as the paper's Table 4 averages
+    its categories (a small category counts as much as a large one); `questions` is their sum. Per type, the
+    mean over the sessions that have that type. Sessions without questions are left out."""
+    return _combine(snapshots, _mean)
+
+
+def headline_metrics(per_category: list[dict]) -> dict[str, dict]:
+    """A run's headline over several categories: the mean of categories (the paper's figure) first, the
+    question-weighted one beside it; every table and plot shows both, under these two labels."""
+    return {MEAN_OF_CATEGORIES: mean_of_categories(per_category), QUESTION_WEIGHTED: merge_metrics(per_category)}
