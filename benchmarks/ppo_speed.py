@@ -107,16 +107,16 @@ def rollout_benchmark(model_path: str, envs: int, prompt_tokens: int, new_tokens
 def _update_case(args: tuple) -> dict:
     """One PPO minibatch step, in its own process: tokens/s and the process's peak memory."""
     model_path, lora_r, batch, prompt_tokens, new_tokens, repeats = args
-    from agile_train.config import PPOConfig
-    from agile_train.learner import Sample, ppo_update
+    from agile_train.buffer import RolloutBuffer, Sample
+    from agile_train.config import ModelConfig, PPOConfig
     from agile_train.models import load_policy, load_tokenizer
+    from agile_train.update import OptimizerStep, ppo_update
 
     torch.manual_seed(0)
-    config = PPOConfig(lora_r=lora_r, device="cpu")
+    config = PPOConfig(ppo_epochs=1, minibatch_size=batch, micro_batch_size=batch, entropy_coef=0.0)
     tokenizer = load_tokenizer(model_path)
-    policy = load_policy(config, model_path, torch.device("cpu"))
-    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=1e-5)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    policy = load_policy(ModelConfig(lora_r=lora_r, device="cpu"), model_path, torch.device("cpu"))
+    optimizer = OptimizerStep(torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=1e-5), 1.0)
     prompts = prompts_for(tokenizer, batch, prompt_tokens, seed=1)
     responses = prompts_for(tokenizer, batch, new_tokens, seed=2)
     times = []
@@ -125,10 +125,8 @@ def _update_case(args: tuple) -> dict:
                           torch.zeros(new_tokens), torch.randn(new_tokens), torch.randn(new_tokens))
                    for p, r in zip(prompts, responses)]
         start = time.perf_counter()
-        ppo_update(policy, optimizer, scheduler, samples, epochs=1, minibatch_size=batch,
-                   micro_batch_size=batch, cliprange=0.2, cliprange_value=0.2, vf_coef=0.1, entropy_coef=0.0,
-                   max_grad_norm=1.0, whiten=True, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"),
-                   generator=torch.Generator().manual_seed(0))
+        buffer = RolloutBuffer.from_samples(samples, tokenizer.pad_token_id, torch.device("cpu"), whiten=True)
+        ppo_update(policy, optimizer, buffer, config, torch.Generator().manual_seed(0))
         times.append(time.perf_counter() - start)
     step_s = statistics.median(times[1:])  # the first step pays for allocation
     trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
@@ -197,26 +195,29 @@ def vector_env_benchmark(num_envs: int, steps: int, repeats: int) -> list[dict]:
 
 def overlap_benchmark(num_envs: int, steps_per_env: int, latency_ms: float, new_tokens: int, repeats: int) -> list[dict]:
     """Rollout wall time with slow env steps: wait for every copy (sync) vs generate for ready copies (async)."""
-    from agile_train.config import PPOConfig
-    from agile_train.envs import make_envs
+    from agile_train.config import ModelConfig
+    from agile_train.engines import TransformersEngine
+    from agile_train.env_factory import env_text, make_envs
     from agile_train.generation import Sampling
-    from agile_train.ppo import build_model_and_tokenizer
+    from agile_train.models import load_model, plan_model
     from agile_train.rollout import PromptEncoder, RolloutWorker
 
     env_id = f"{__name__}:SlowToolProductQA"
     kwargs = {"latency_ms": latency_ms, "split": "train", "category": "desk_lamps"}
-    config = PPOConfig(env=env_id, env_kwargs=json.dumps(kwargs), lora_r=0, device="cpu", max_new_tokens=new_tokens)
-    _, tokenizer, policy = build_model_and_tokenizer(config, torch.device("cpu"))
+    cpu = torch.device("cpu")
+    _, tokenizer, policy = load_model(ModelConfig(device="cpu", max_new_tokens=new_tokens), plan_model(""), cpu,
+                                      lambda: env_text(env_id, kwargs))
     encoder = PromptEncoder(tokenizer, "auto", "last", 512)
     sampling = Sampling(new_tokens, temperature=1.0)
     times: dict[str, list[float]] = {"sync (wait for every env copy)": [], "async (generate for ready copies)": []}
     for repeat in range(repeats):
         for name, wait in zip(times, (-1.0, 0.0)):
             SlowToolProductQA.copies = repeat * num_envs  # both modes meet the same latencies
-            worker = RolloutWorker(make_envs(env_id, kwargs, num_envs), encoder, seed=repeat, env_wait_s=wait)
+            worker = RolloutWorker(make_envs(env_id, kwargs, num_envs), encoder, TransformersEngine(policy, tokenizer, cpu),
+                                   sampling, seed=repeat, generator=torch.Generator().manual_seed(repeat),
+                                   bootstrap_terminal_segments=True, env_wait_s=wait)
             began = time.perf_counter()
-            worker.collect(policy.model, tokenizer, steps_per_env, sampling, torch.device("cpu"),
-                           torch.Generator().manual_seed(repeat), bootstrap_terminal_segments=True)
+            worker.collect(steps_per_env)
             times[name].append(time.perf_counter() - began)
             worker.close()
     return [{"mode": name, "envs": num_envs, "steps_per_env": steps_per_env, "latency_ms": latency_ms,

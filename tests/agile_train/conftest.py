@@ -8,8 +8,9 @@ TOY_ENV = "tests.agile_train.toy_env:SayWordEnv"
 
 
 def toy_config(tmp_path, **overrides):
-    """A PPO config on the toy env, sized to run in seconds on a CPU."""
-    from agile_train.config import PPOConfig
+    """(EnvConfig, ModelConfig, PPOConfig) on the toy env, sized to run in seconds on a CPU; `overrides` name
+    fields of any of the three."""
+    from agile_train.config import EnvConfig, ModelConfig, PPOConfig, split_fields
 
     values = dict(
         env=TOY_ENV, env_kwargs="{}", output_dir=str(tmp_path / "run"), iterations=4, num_envs=8, steps_per_env=4,
@@ -17,7 +18,20 @@ def toy_config(tmp_path, **overrides):
         minibatch_size=16, micro_batch_size=16, ppo_epochs=2, checkpoint_every=1000, device="cpu",
     )
     values.update(overrides)
-    return PPOConfig(**values)
+    return split_fields((EnvConfig, ModelConfig, PPOConfig), values)
+
+
+def toy_model(lora_r: int):
+    """(tokenizer, policy) of the tiny model built for the toy env (seed 0), with a fresh LoRA adapter or none."""
+    import torch
+
+    from agile_train.config import ModelConfig
+    from agile_train.env_factory import env_text
+    from agile_train.models import load_model, plan_model
+
+    model = ModelConfig(tiny_vocab_size=64, tiny_hidden_size=64, lora_r=lora_r, device="cpu")
+    _, tokenizer, policy = load_model(model, plan_model(""), torch.device("cpu"), lambda: env_text(TOY_ENV, {}, 0))
+    return tokenizer, policy
 
 
 @pytest.fixture(scope="session")
@@ -25,10 +39,5 @@ def toy_policy():
     """(tokenizer, LoRA policy) of the tiny model built for the toy env."""
     import torch
 
-    from agile_train.config import PPOConfig
-    from agile_train.ppo import build_model_and_tokenizer
-
-    config = PPOConfig(env=TOY_ENV, env_kwargs="{}", tiny_vocab_size=64, tiny_hidden_size=64, lora_r=8, device="cpu")
     torch.manual_seed(0)
-    _, tokenizer, policy = build_model_and_tokenizer(config, torch.device("cpu"))
-    return tokenizer, policy
+    return toy_model(lora_r=8)

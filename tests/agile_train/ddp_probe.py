@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 
+from agile_train.buffer import RolloutBuffer, Sample
 from agile_train.config import PPOConfig
 from agile_train.distributed import Distributed
-from agile_train.learner import Sample, ppo_update
-from agile_train.ppo import build_model_and_tokenizer
 from agile_train.sharding import full_state, gathered, held_parameters, shard_policy
-from tests.agile_train.conftest import TOY_ENV
+from agile_train.update import OptimizerStep, ppo_update
+from tests.agile_train.conftest import toy_model
 
 GLOBAL_BATCH = 12
 
@@ -38,12 +38,12 @@ def fixed_samples(vocab: int) -> list[Sample]:
 
 def main(out: str, fsdp: bool = False) -> None:
     dist = Distributed.from_environment("cpu", fsdp)
-    config = PPOConfig(env=TOY_ENV, env_kwargs="{}", tiny_vocab_size=64, tiny_hidden_size=64, lora_r=0,
-                       device="cpu", output_dir=str(Path(out) / "unused"))
+    config = PPOConfig(ppo_epochs=1, minibatch_size=2 * GLOBAL_BATCH, micro_batch_size=4, cliprange=0.2,
+                       cliprange_value=0.2, vf_coef=0.1, entropy_coef=0.01, max_grad_norm=1.0)
     torch.manual_seed(0)
     if not dist.is_main:
         dist.barrier()
-    _, tokenizer, policy = build_model_and_tokenizer(config, torch.device("cpu"))
+    tokenizer, policy = toy_model(lora_r=0)
     if dist.is_main:
         dist.barrier()
     dist.broadcast_parameters(policy)
@@ -59,11 +59,10 @@ def main(out: str, fsdp: bool = False) -> None:
     local, full = held_parameters(policy), sum(p.numel() for p in policy.parameters())
     trainable = [p for p in policy.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(trainable, lr=0.5)  # linear in the gradient: weights compare like gradients
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    metrics = ppo_update(policy, optimizer, scheduler, mine, epochs=1, minibatch_size=2 * GLOBAL_BATCH,
-                         micro_batch_size=4, cliprange=0.2, cliprange_value=0.2, vf_coef=0.1, entropy_coef=0.01,
-                         max_grad_norm=1.0, whiten=True, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"),
-                         generator=torch.Generator().manual_seed(0), dist=dist)
+    buffer = RolloutBuffer.from_samples(mine, tokenizer.pad_token_id, torch.device("cpu"), dist, whiten=True)
+    metrics = ppo_update(policy, OptimizerStep(optimizer, config.max_grad_norm, dist), buffer, config,
+                         torch.Generator().manual_seed(0))
+    (metrics["loss/total"],) = dist.sum(metrics["loss/total"])  # each process returns its share
     if fsdp:
         weights = full_state(policy)[0]  # on the main process only
     else:

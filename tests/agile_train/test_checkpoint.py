@@ -11,7 +11,7 @@ def test_a_write_killed_mid_checkpoint_leaves_the_last_good_one(tmp_path, monkey
     from agile_train import checkpoint
 
     run = tmp_path / "run"
-    train_ppo(toy_config(tmp_path, iterations=2, checkpoint_every=1), progress=False)
+    train_ppo(*toy_config(tmp_path, iterations=2, checkpoint_every=1), progress=False)
     assert latest_checkpoint(run).name == "iteration-000002"
 
     real_save = checkpoint.torch.save
@@ -23,11 +23,11 @@ def test_a_write_killed_mid_checkpoint_leaves_the_last_good_one(tmp_path, monkey
 
     monkeypatch.setattr(checkpoint.torch, "save", dying_save)
     with pytest.raises(KeyboardInterrupt):
-        train_ppo(toy_config(tmp_path, iterations=3, checkpoint_every=1, resume=True), progress=False)
+        train_ppo(*toy_config(tmp_path, iterations=3, checkpoint_every=1, resume=True), progress=False)
     monkeypatch.undo()
     assert latest_checkpoint(run).name == "iteration-000002"
     assert not list((run / "checkpoints").glob("*.tmp-*")), "a half-written checkpoint was left behind"
-    (resumed,) = train_ppo(toy_config(tmp_path, iterations=3, resume=True), progress=False)
+    (resumed,) = train_ppo(*toy_config(tmp_path, iterations=3, resume=True), progress=False)
     assert resumed["iteration"] == 3
     assert json.loads((latest_checkpoint(run) / "trainer_state.json").read_text())["iteration"] == 3
 

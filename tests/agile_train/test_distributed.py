@@ -73,11 +73,12 @@ def test_fsdp_step_equals_one_process_with_half_the_weights_on_each_rank(tmp_pat
 
 def test_fsdp_ppo_checkpoint_loads_unsharded_and_resumes_on_one_process(tmp_path):
     run = tmp_path / "run"
-    # LoRA (the default), sharded because the shipped accelerate config says distributed_type: FSDP.
+    # LoRA, sharded because the shipped accelerate config says distributed_type: FSDP.
     launch(2, "-m", "agile_train.ppo", "--env", TOY_ENV, "--env-kwargs", "{}", "--output-dir", str(run),
            "--iterations", "2", "--num-envs", "4", "--steps-per-env", "2", "--max-new-tokens", "2",
            "--tiny-vocab-size", "64", "--tiny-hidden-size", "64", "--minibatch-size", "8", "--micro-batch-size", "2",
-           "--checkpoint-every", "1", "--device", "cpu", launcher=("--config_file", "configs/accelerate/fsdp.yaml"))
+           "--checkpoint-every", "1", "--device", "cpu", "--lora-r", "8",
+           launcher=("--config_file", "configs/accelerate/fsdp.yaml"))
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [line["iteration"] for line in lines] == [1, 2]
     checkpoint = run / "checkpoints" / "iteration-000002"
@@ -88,7 +89,7 @@ def test_fsdp_ppo_checkpoint_loads_unsharded_and_resumes_on_one_process(tmp_path
     from transformers import AutoModelForCausalLM
 
     config = json.loads((run / "config.json").read_text())
-    assert config["fsdp"] is False  # sharding came from the accelerate config, not the command line
+    assert config["ppo"]["fsdp"] is False  # sharding came from the accelerate config, not the command line
     adapter = load_file(str(checkpoint / "policy" / "adapter_model.safetensors"))
     base = AutoModelForCausalLM.from_pretrained(json.loads((checkpoint / "trainer_state.json").read_text())["model_path"])
     model = PeftModel.from_pretrained(base, checkpoint / "policy")

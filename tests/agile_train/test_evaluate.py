@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from agile_train.config import RunConfig
+from agile_train.config import EnvConfig, EvalConfig, ModelConfig
 from agile_train.evaluate import aggregate, evaluate, main
 from agile_train.ppo import train_ppo
 from tests.agile_train.conftest import TOY_ENV, toy_config
@@ -23,10 +23,10 @@ def test_evaluate_reports_the_paper_metrics_on_an_agile_env(tmp_path):
 
 
 def test_an_adapter_trained_by_ppo_is_evaluated_with_its_recorded_base_model(tmp_path):
-    train_ppo(toy_config(tmp_path, iterations=25, lora_r=8, learning_rate=3e-3, checkpoint_every=25), progress=False)
-    config = RunConfig(env=TOY_ENV, env_kwargs='{"length": 20}', **TINY)
-    trained = evaluate(config, adapter=str(tmp_path / "run"), num_envs=4, progress=False)
-    plain = evaluate(RunConfig(env=TOY_ENV, env_kwargs='{"length": 20}', **TINY), num_envs=4, progress=False)
+    train_ppo(*toy_config(tmp_path, iterations=25, lora_r=8, learning_rate=3e-3, checkpoint_every=25), progress=False)
+    env = EnvConfig(env=TOY_ENV, env_kwargs='{"length": 20}')
+    trained = evaluate(env, ModelConfig(**TINY), EvalConfig(adapter=str(tmp_path / "run"), num_envs=4), progress=False)
+    plain = evaluate(env, ModelConfig(**TINY), EvalConfig(num_envs=4), progress=False)
     assert trained["adapter"] and trained["sessions"] == 4
     assert trained["mean_return"] > plain["mean_return"] + 2.0, (trained["mean_return"], plain["mean_return"])
 

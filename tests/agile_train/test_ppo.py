@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from agile_train.config import PPOConfig
+from agile_train.config import EnvConfig, ModelConfig, PPOConfig
 from agile_train.metrics import read_metrics
 from agile_train.ppo import main, train_ppo
 from tests.agile_train.conftest import TOY_ENV, toy_config
@@ -18,7 +18,7 @@ def _comparable(record: dict) -> dict:
 
 def test_ppo_learns_to_say_the_named_word(tmp_path):
     """Saying one fixed word earns at most 0.5; only reading the observation earns more."""
-    history = train_ppo(toy_config(tmp_path, iterations=25), progress=False)
+    history = train_ppo(*toy_config(tmp_path, iterations=25), progress=False)
     rewards = [record["env/reward_mean"] for record in history]
     start, end = sum(rewards[:3]) / 3, sum(rewards[-5:]) / 5
     assert start < 0.35, f"the untrained policy already scores {start}"
@@ -26,20 +26,21 @@ def test_ppo_learns_to_say_the_named_word(tmp_path):
 
 
 def test_same_seed_gives_the_same_curve(tmp_path):
-    first = train_ppo(toy_config(tmp_path / "a", iterations=3), progress=False)
-    second = train_ppo(toy_config(tmp_path / "b", iterations=3), progress=False)
+    first = train_ppo(*toy_config(tmp_path / "a", iterations=3), progress=False)
+    second = train_ppo(*toy_config(tmp_path / "b", iterations=3), progress=False)
     assert [_comparable(r) for r in first] == [_comparable(r) for r in second]
-    other = train_ppo(toy_config(tmp_path / "c", iterations=3, seed=1), progress=False)
+    other = train_ppo(*toy_config(tmp_path / "c", iterations=3, seed=1), progress=False)
     assert [_comparable(r) for r in other] != [_comparable(r) for r in first]
 
 
 @pytest.mark.parametrize("lora_r", [0, 4])
 def test_resumed_run_continues_exactly_like_an_uninterrupted_one(tmp_path, lora_r):
     common = dict(lora_r=lora_r, checkpoint_every=2, max_new_tokens=2, env_kwargs='{"length": 3}')
-    full = train_ppo(toy_config(tmp_path / "full", iterations=4, **common), progress=False)
-    train_ppo(toy_config(tmp_path / "split", iterations=2, **common), progress=False)
-    resumed = train_ppo(PPOConfig(output_dir=str(tmp_path / "split" / "run"), iterations=4, resume=True, device="cpu"),
-                        progress=False)
+    full = train_ppo(*toy_config(tmp_path / "full", iterations=4, **common), progress=False)
+    train_ppo(*toy_config(tmp_path / "split", iterations=2, **common), progress=False)
+    # Only the run folder, the iteration count and the device are given: the saved configs supply the rest.
+    resumed = train_ppo(EnvConfig(), ModelConfig(device="cpu"),
+                        PPOConfig(output_dir=str(tmp_path / "split" / "run"), iterations=4, resume=True), progress=False)
     assert [r["iteration"] for r in resumed] == [3, 4]
     assert [_comparable(r) for r in resumed] == [_comparable(r) for r in full[2:]]
     logged = read_metrics(tmp_path / "split" / "run")
@@ -52,10 +53,10 @@ def test_run_folder_holds_config_metrics_tensorboard_and_a_loadable_adapter(tmp_
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     config = toy_config(tmp_path, iterations=2, lora_r=4, max_new_tokens=2)
-    train_ppo(config, progress=False)
+    train_ppo(*config, progress=False)
     run = tmp_path / "run"
     saved = json.loads((run / "config.json").read_text())
-    assert saved["lora_r"] == 4 and saved["env"] == TOY_ENV
+    assert saved["model"]["lora_r"] == 4 and saved["env"]["env"] == TOY_ENV and saved["ppo"]["iterations"] == 2
     record = read_metrics(run)[-1]
     for name in ("objective/kl", "objective/entropy", "policy/clipfrac_avg", "policy/approxkl_avg", "loss/policy_avg",
                  "loss/value_avg", "val/clipfrac_avg", "val/explained_variance", "env/reward_mean",
@@ -78,7 +79,7 @@ def test_heuristic_session_advantage_runs_on_an_agile_env(tmp_path):
     config = toy_config(tmp_path, env="agile/ProductQA-v0", env_kwargs='{"split": "train", "category": "desk_lamps"}',
                         session_advantage="heuristic", iterations=1, num_envs=2, steps_per_env=2, max_new_tokens=4,
                         tiny_vocab_size=300)
-    (record,) = train_ppo(config, progress=False)
+    (record,) = train_ppo(*config, progress=False)
     assert 0.0 <= record["env/accuracy"] <= 1.0 and record["env/questions"] >= 1
 
 
@@ -95,13 +96,13 @@ def test_heuristic_session_advantage_runs_on_an_agile_env(tmp_path):
 )
 def test_bad_configuration_fails_at_start_with_a_useful_message(tmp_path, overrides, message):
     with pytest.raises((ValueError, TypeError, FileNotFoundError)) as error:
-        train_ppo(toy_config(tmp_path, **overrides), progress=False)
+        train_ppo(*toy_config(tmp_path, **overrides), progress=False)
     assert message in str(error.value)
 
 
 def test_resume_without_a_checkpoint_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train_ppo(toy_config(tmp_path, resume=True), progress=False)
+        train_ppo(*toy_config(tmp_path, resume=True), progress=False)
 
 
 def test_cli_help_lists_options_with_defaults():
@@ -109,7 +110,9 @@ def test_cli_help_lists_options_with_defaults():
                          check=True).stdout
     for option in ("--env", "--model", "--lora-r", "--session-advantage", "--resume", "--iterations", "--seed"):
         assert option in out
-    assert "(default: tiny)" in " ".join(out.split())  # argparse wraps lines anywhere
+    flat = " ".join(out.split())  # argparse wraps lines anywhere
+    assert "{last,concat}" in flat and "{heuristic,value,none}" in flat  # Literal choices are listed
+    assert "(default: 128)" in flat
 
 
 def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
@@ -120,7 +123,7 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
 def test_env_given_as_module_and_registered_id(tmp_path):
     import gymnasium as gym
 
-    from agile_train.envs import env_factory
+    from agile_train.env_factory import env_factory
 
     if "toy/SayWord-v0" not in gym.registry:
         gym.register("toy/SayWord-v0", entry_point=TOY_ENV)

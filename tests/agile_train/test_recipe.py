@@ -7,10 +7,10 @@ from agile_train.recipe import main
 
 def test_recipe_runs_every_stage_and_writes_the_table(tmp_path):
     code = main([
-        "--train-kwargs", '{"split": "train", "category": "desk_lamps", "max_questions": 4}',
+        "--env-kwargs", '{"split": "train", "category": "desk_lamps", "max_questions": 4}',
         "--test-kwargs", '{"split": "test", "category": "kettles", "max_questions": 3}',
         "--advice-costs", "0.2", "--sft-epochs", "1", "--ppo-iterations", "1", "--max-new-tokens", "8",
-        "--tiny-hidden-size", "64", "--output-dir", str(tmp_path), "--quiet",
+        "--tiny-hidden-size", "64", "--output-dir", str(tmp_path), "--no-progress",
     ])
     assert code == 0
     report = json.loads((tmp_path / "results.json").read_text())

@@ -3,11 +3,11 @@ import json
 import gymnasium as gym
 import pytest
 
-from agile_train.config import PPOConfig, RunConfig
+from agile_train.config import EnvConfig, EvalConfig, ModelConfig, PPOConfig, SFTConfig
 from agile_train.evaluate import evaluate
 from agile_train.imitation import COLUMNS, expert_trajectories
 from agile_train.ppo import train_ppo
-from agile_train.sft import SFTConfig, main, train_sft
+from agile_train.sft import main, train_sft
 
 TRAIN = {"split": "train", "category": "desk_lamps"}
 HELD_OUT = {"split": "test", "category": "kettles", "max_questions": 12}
@@ -27,15 +27,15 @@ def test_imitation_data_holds_the_exact_prompts_the_policy_sees():
 
 
 def test_sft_policy_writes_valid_actions_on_held_out_questions(tmp_path):
-    config = SFTConfig(env_kwargs=json.dumps(TRAIN), output_dir=str(tmp_path / "sft"), lora_r=0, epochs=6,
-                       learning_rate=1e-3, tiny_hidden_size=64, max_new_tokens=64)
-    train_sft(config, progress=False)
-    report = evaluate(RunConfig(model=str(tmp_path / "sft"), lora_r=0, env_kwargs=json.dumps(HELD_OUT),
-                                max_new_tokens=64), progress=False)
+    train_sft(EnvConfig(env_kwargs=json.dumps(TRAIN)), ModelConfig(lora_r=0, tiny_hidden_size=64, max_new_tokens=64),
+              SFTConfig(output_dir=str(tmp_path / "sft"), epochs=6, learning_rate=1e-3), progress=False)
+    held_out = EnvConfig(env_kwargs=json.dumps(HELD_OUT))
+    report = evaluate(held_out, ModelConfig(model=str(tmp_path / "sft"), max_new_tokens=64), EvalConfig(),
+                      progress=False)
     assert report["questions"] == 12
     assert report["invalid_action_rate"] <= 0.1, report
-    untrained = evaluate(RunConfig(model=json.loads((tmp_path / "sft" / "sft_state.json").read_text())["base_model"],
-                                   lora_r=0, env_kwargs=json.dumps(HELD_OUT), max_new_tokens=16), progress=False)
+    base = json.loads((tmp_path / "sft" / "sft_state.json").read_text())["base_model"]
+    untrained = evaluate(held_out, ModelConfig(model=base, max_new_tokens=16), EvalConfig(), progress=False)
     assert untrained["invalid_action_rate"] > 0.9
 
 
@@ -46,12 +46,12 @@ def test_lora_sft_adapter_feeds_ppo_and_evaluate(tmp_path):
     sft = tmp_path / "sft"
     assert (sft / "adapter_config.json").exists() and (sft / "value_head.safetensors").exists()
     assert (sft / "imitation_data" / "dataset_info.json").exists()
-    (record,) = train_ppo(PPOConfig(env_kwargs=json.dumps(small), init_adapter=str(sft), output_dir=str(tmp_path / "ppo"),
-                                    iterations=1, num_envs=2, steps_per_env=2, max_new_tokens=16, device="cpu"),
-                          progress=False)
+    (record,) = train_ppo(EnvConfig(env_kwargs=json.dumps(small)), ModelConfig(lora_r=4, max_new_tokens=16, device="cpu"),
+                          PPOConfig(init_adapter=str(sft), output_dir=str(tmp_path / "ppo"), iterations=1, num_envs=2,
+                                    steps_per_env=2), progress=False)
     assert record["objective/kl"] == pytest.approx(0.0, abs=1e-5), "the reference is not the base model under the adapter"
-    report = evaluate(RunConfig(env_kwargs=json.dumps({**HELD_OUT, "max_questions": 2}), max_new_tokens=16),
-                      adapter=str(tmp_path / "ppo"), progress=False)
+    report = evaluate(EnvConfig(env_kwargs=json.dumps({**HELD_OUT, "max_questions": 2})), ModelConfig(max_new_tokens=16),
+                      EvalConfig(adapter=str(tmp_path / "ppo")), progress=False)
     assert report["questions"] == 2
 
 
@@ -60,4 +60,5 @@ def test_sft_refuses_a_dataset_without_the_needed_columns(tmp_path):
 
     Dataset.from_dict({"text": ["x"]}).save_to_disk(str(tmp_path / "bad"))
     with pytest.raises(ValueError, match="lacks columns"):
-        train_sft(SFTConfig(dataset=str(tmp_path / "bad"), output_dir=str(tmp_path / "out")), progress=False)
+        train_sft(EnvConfig(), ModelConfig(), SFTConfig(dataset=str(tmp_path / "bad"), output_dir=str(tmp_path / "out")),
+                  progress=False)

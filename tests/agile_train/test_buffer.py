@@ -1,9 +1,11 @@
 import pytest
 import torch
 
-from agile_train.envs import make_envs
+from agile_train.env_factory import make_envs
 from agile_train.generation import Sampling
-from agile_train.learner import assign_advantages, collate, response_logprobs, score_segments
+from agile_train.batching import collate, response_logprobs
+from agile_train.buffer import RolloutBuffer
+from agile_train.engines import TransformersEngine
 from agile_train.losses import masked_mean
 from agile_train.rollout import PromptEncoder, RolloutWorker, Segment, Turn
 from tests.agile_train.conftest import TOY_ENV
@@ -48,8 +50,7 @@ def test_kl_to_the_adapter_disabled_reference_is_zero_at_initialization(toy_poli
     tokenizer, policy = toy_policy
     assert policy.is_peft
     segments = [Segment(0, [Turn(tokenizer("Say: red").input_ids, [5, 6, 7], 1.0)], terminal=True)]
-    scored, _ = score_segments(policy, segments, 4, tokenizer.pad_token_id, CPU)
-    sample = scored[0][0]
+    sample = RolloutBuffer.score(policy, segments, 4, tokenizer.pad_token_id, CPU).segments[0][0]
     assert torch.allclose(sample.old_logprobs, sample.ref_logprobs, atol=1e-6)
     # Perturbing the adapter moves the policy but not the reference.
     lora = [p for name, p in policy.named_parameters() if "lora_B" in name]
@@ -58,7 +59,7 @@ def test_kl_to_the_adapter_disabled_reference_is_zero_at_initialization(toy_poli
         for p in lora:
             p.add_(0.5)
     try:
-        moved, _ = score_segments(policy, segments, 4, tokenizer.pad_token_id, CPU)
+        moved = RolloutBuffer.score(policy, segments, 4, tokenizer.pad_token_id, CPU).segments
         assert torch.allclose(moved[0][0].ref_logprobs, sample.ref_logprobs, atol=1e-6)
         assert not torch.allclose(moved[0][0].old_logprobs, sample.ref_logprobs, atol=1e-3)
     finally:
@@ -70,10 +71,11 @@ def test_kl_to_the_adapter_disabled_reference_is_zero_at_initialization(toy_poli
 def _collect(toy_policy, bootstrap: bool):
     tokenizer, policy = toy_policy
     envs = make_envs(TOY_ENV, {"length": 6, "segment_every": 2}, 2)
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64), seed=0)
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64), TransformersEngine(policy, tokenizer, CPU),
+                           Sampling(2, 1.0), seed=0, generator=torch.Generator().manual_seed(0),
+                           bootstrap_terminal_segments=bootstrap)
     try:
-        return worker.collect(policy.model, tokenizer, 5, Sampling(2, 1.0), CPU, torch.Generator().manual_seed(0),
-                              bootstrap_terminal_segments=bootstrap)
+        return worker.collect(5)
     finally:
         worker.close()
 
@@ -98,8 +100,9 @@ def test_gae_bootstraps_cut_segments_and_not_terminal_ones(toy_policy):
     with torch.no_grad():
         policy.value_head.bias.fill_(0.25)
     try:
-        scored, next_values = score_segments(policy, [cut, end], 4, tokenizer.pad_token_id, CPU)
-        samples = assign_advantages(scored, [[0.0], [0.0]], next_values, 0.0, 1.0, 1.0)
+        buffer = RolloutBuffer.score(policy, [cut, end], 4, tokenizer.pad_token_id, CPU)
+        buffer.compute_advantages(kl_coef=0.0, gamma=1.0, lam=1.0, whiten=False)
+        next_values, samples = buffer.next_values, buffer.samples
     finally:
         with torch.no_grad():
             policy.value_head.bias.zero_()
@@ -115,10 +118,11 @@ def test_a_slow_env_step_does_not_stall_the_other_copies(toy_policy):
     tokenizer, policy = toy_policy
     shared = {"event": threading.Event(), "lock": threading.Lock()}
     envs = [WaitingEnv(i, shared, steps=3, copies=3) for i in range(3)]
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64), seed=0, env_wait_s=0.01)
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64), TransformersEngine(policy, tokenizer, CPU),
+                           Sampling(1, 1.0), seed=0, generator=torch.Generator().manual_seed(0),
+                           bootstrap_terminal_segments=True, env_wait_s=0.01)
     try:
-        segments, stats, _ = worker.collect(policy.model, tokenizer, 3, Sampling(1, 1.0), CPU,
-                                            torch.Generator().manual_seed(0), bootstrap_terminal_segments=True)
+        segments, stats, _ = worker.collect(3)
     finally:
         worker.close()
     assert shared["released"], "copy 0 was only released by its timeout: the rollout waited for it"
@@ -128,10 +132,11 @@ def test_a_slow_env_step_does_not_stall_the_other_copies(toy_policy):
 def test_concat_context_extends_the_sampled_ids_and_restarts_at_segment_end(toy_policy):
     tokenizer, policy = toy_policy
     envs = make_envs(TOY_ENV, {"length": 6, "segment_every": 3}, 1)
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "concat", 512), seed=0)
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "concat", 512), TransformersEngine(policy, tokenizer, CPU),
+                           Sampling(3, 1.0), seed=0, generator=torch.Generator().manual_seed(0),
+                           bootstrap_terminal_segments=True)
     try:
-        segments, _, _ = worker.collect(policy.model, tokenizer, 4, Sampling(3, 1.0), CPU,
-                                        torch.Generator().manual_seed(0), bootstrap_terminal_segments=True)
+        segments, _, _ = worker.collect(4)
     finally:
         worker.close()
     first, second = segments
@@ -143,7 +148,7 @@ def test_concat_context_extends_the_sampled_ids_and_restarts_at_segment_end(toy_
 
 
 def test_adaptive_kl_coefficient_moves_toward_the_target():
-    from agile_train.learner import KLController
+    from agile_train.advantages import KLController
 
     fixed = KLController(0.1, target=0.0, horizon=100)
     fixed.update(kl=5.0, actions=50)
