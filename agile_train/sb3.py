@@ -16,14 +16,16 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
 
 import agile_gym  # noqa: F401
+from agile_gym.episodes import play_episodes
+from agile_gym.results import markdown_table, plot_tradeoff
 from agile_gym.wrappers import FEATURES, AdviceDecisionWrapper
 from agile_gym.wrappers.advice_decision import ANSWER_NOW, ASK_ADVICE
 
@@ -53,13 +55,10 @@ def make_env(env_id: str, kwargs: dict, split: str, advice_cost: float, max_ques
 
 def run_session(env: gym.Env, policy: Policy, seed: int = 0) -> tuple[dict, list[np.ndarray]]:
     """One whole session; the final metrics and every observation seen."""
-    observation, info = env.reset(seed=seed)
-    seen, done = [observation], False
-    while not done:
-        observation, _, terminated, truncated, info = env.step(policy(observation))
-        done = terminated or truncated
-        seen.append(observation)
-    return info["metrics"], seen[:-1]
+    seen: list[np.ndarray] = []
+    (episode,) = play_episodes([env], lambda _, observations, infos: [policy(observations[0])], seeds=[seed],
+                               on_step=lambda step: seen.append(step.observation))
+    return episode.info["metrics"], seen
 
 
 def best_threshold(env: gym.Env, seed: int, quantiles: int = 9) -> tuple[Threshold, dict]:
@@ -138,34 +137,9 @@ def _summary(metrics: dict) -> dict:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| advice cost | policy | total score | accuracy | advice rate | notes |", "|---|---|---|---|---|---|"]
-    for row in rows:
-        lines.append(f"| {row['advice_cost']:g} | {row['policy']} | {row['total_score']:.3f} | {row['accuracy']:.3f} | "
-                     f"{row['advice_rate']:.3f} | {row.get('rule', '')} |")
-    return "\n".join(lines)
-
-
-def plot_tradeoff(rows: list[dict], path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for policy in dict.fromkeys(row["policy"] for row in rows):
-        mine = sorted((r for r in rows if r["policy"] == policy), key=lambda r: r["advice_cost"])
-        costs = [r["advice_cost"] for r in mine]
-        left.plot(costs, [r["total_score"] for r in mine], marker="o", label=policy)
-        right.plot([r["advice_rate"] for r in mine], [r["accuracy"] for r in mine], marker="o", label=policy)
-    left.set(xlabel="advice cost c", ylabel="total score (test)", title="Total score vs advice cost")
-    right.set(xlabel="advice rate", ylabel="accuracy", title="Accuracy / advice-rate trade-off")
-    left.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return True
+    return markdown_table(rows, {"advice cost": lambda row: f"{row['advice_cost']:g}", "policy": "policy",
+                                 "total score": "total_score", "accuracy": "accuracy", "advice rate": "advice_rate",
+                                 "notes": lambda row: row.get("rule", "")})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     (output / "results.md").write_text(table + "\n")
     (output / "results.json").write_text(json.dumps({"config": vars(args), "features": list(FEATURES),
                                                      "results": rows}, indent=2))
-    plotted = plot_tradeoff(rows, output / "tradeoff.png")
+    try:  # one session over the whole test split per row: its figures are question-weighted by construction
+        plot_tradeoff(rows, output / "tradeoff.png", series=lambda row: row["policy"])
+        plotted = True
+    except ImportError:
+        plotted = False
     print(f"wrote {output}/results.json, results.md" + (", tradeoff.png" if plotted else ""))
     return 0
 

@@ -25,7 +25,9 @@ import numpy as np
 
 import agile_gym
 from agile_gym.agents import AlwaysAdviceAgent, play_session
+from agile_gym.episodes import play_episodes
 from agile_gym.memory.store import Memory
+from agile_gym.results import cell, markdown_table
 
 ANSWER = "[PredictAnswer]\n[Answer]: yes\n[Short Answer]: yes"
 
@@ -51,14 +53,11 @@ def time_env_steps(env_id: str, env_kwargs: dict, size: int, steps: int, seed: i
     keys = sorted({core._history_key(item) for item in core._all_items})
     _fill(core.memory, _corpus(size, texts, seed), keys, core._all_items[0].scope)
     core.memory.checkpoint()
-    times = []
-    obs, info = env.reset(seed=seed)
-    for _ in range(steps):
-        start = time.perf_counter()
-        obs, _, terminated, truncated, info = core.step(ANSWER)
-        times.append(time.perf_counter() - start)
-        if terminated or truncated:
-            obs, info = env.reset(seed=seed)
+    times: list[float] = []
+    while len(times) < steps:  # whole sessions from the same seed; the first `steps` steps are timed
+        play_episodes([core], lambda episodes, observations, infos: [ANSWER], seeds=[seed],
+                      on_step=lambda step: times.append(step.seconds))
+    times = times[:steps]
     start = time.perf_counter()
     env.reset(seed=seed)
     reset_s = time.perf_counter() - start
@@ -131,13 +130,12 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(row), flush=True)
     init = time_memory_init(args.memory_init)
     print(json.dumps(init), flush=True)
-    header = "| env | entries | median step ms | p90 step ms | reset ms | retrieve ms (bm25) | retrieve ms (bm25s, rebuilt) | bm25s / bm25 |"
-    print("\n" + header + "\n" + "|---" * 8 + "|")
-    for r in rows:
-        ratio = f"{r['retrieve_ms_bm25s'] / r['retrieve_ms_bm25']:.0f}x" if r["retrieve_ms_bm25s"] else "-"
-        bm25s = f"{r['retrieve_ms_bm25s']:.2f}" if r["retrieve_ms_bm25s"] else "skipped"
-        print(f"| {r['env']} | {r['entries']} | {r['median_step_ms']:.3f} | {r['p90_step_ms']:.3f} | "
-              f"{r['reset_ms']:.2f} | {r['retrieve_ms_bm25']:.3f} | {bm25s} | {ratio} |")
+    print("\n" + markdown_table(rows, {
+        "env": "env", "entries": "entries", "median step ms": "median_step_ms", "p90 step ms": "p90_step_ms",
+        "reset ms": lambda r: cell(r["reset_ms"], 2), "retrieve ms (bm25)": "retrieve_ms_bm25",
+        "retrieve ms (bm25s, rebuilt)": lambda r: cell(r["retrieve_ms_bm25s"], 2) if r["retrieve_ms_bm25s"] else "skipped",
+        "bm25s / bm25": lambda r: f"{r['retrieve_ms_bm25s'] / r['retrieve_ms_bm25']:.0f}x" if r["retrieve_ms_bm25s"] else "-",
+    }))
     print(f"\nMedMCQA memory_init of {init['records']} records: construction {init['construct_s']:.2f} s "
           f"(once per env), reset {init['reset_ms']:.2f} ms median after a 40-question session")
     output = Path(args.output)

@@ -1,4 +1,5 @@
-"""PNG plots of a benchmark report: accuracy and advice rate along the session, and the trade-off across costs."""
+"""PNG plot of accuracy and advice rate along the session (the trade-off plot is `agile_gym.results.plot_tradeoff`
+over `benchmarks.report.headline_rows`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import OVERALL
+from agile_gym.results import pyplot, save_figure
 
 BINS = 10
 
@@ -35,11 +36,7 @@ def along_session(sessions: list[dict], bins: int = BINS) -> dict[str, dict[str,
 
 
 def plot_session_curves(sessions: list[dict], path: str | os.PathLike) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     curves = along_session(sessions)
     progress = (np.arange(BINS) + 0.5) * 100 / BINS
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
@@ -54,51 +51,4 @@ def plot_session_curves(sessions: list[dict], path: str | os.PathLike) -> Path:
         axis.grid(alpha=0.3)
     if curves:
         right.legend(fontsize=7, loc="best")
-    figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
-
-
-def _headline_rows(rows: list[dict]) -> list[dict]:
-    """One row per (agent, cost, ablation): the overall row when there are several categories."""
-    keys = {(r["agent"], r["advice_cost"], r["ablation"]) for r in rows if r["category"] == OVERALL}
-    return [r for r in rows if r["category"] == OVERALL or (r["agent"], r["advice_cost"], r["ablation"]) not in keys]
-
-
-def plot_tradeoff(rows: list[dict], path: str | os.PathLike) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    lines: dict[str, list[dict]] = {}
-    for row in _headline_rows(rows):
-        label = row["agent"] + ("" if row["ablation"] == "full" else f" w/o {row['ablation']}")
-        lines.setdefault(label, []).append(row)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for label, points in sorted(lines.items()):
-        points.sort(key=lambda r: r["advice_cost"])
-        advice = [r["advice_rate"] for r in points]
-        accuracy = [r["accuracy"] for r in points]
-        left.plot(advice, accuracy, marker="o", label=label)
-        for r in points:
-            left.annotate(f"c={r['advice_cost']:g}", (r["advice_rate"], r["accuracy"]), fontsize=7,
-                          textcoords="offset points", xytext=(3, 3))
-        right.plot([r["advice_cost"] for r in points], [r["total_score"] for r in points], marker="o", label=label)
-    left.set_xlabel("advice rate")
-    left.set_ylabel("accuracy")
-    left.set_title("accuracy / advice-rate trade-off")
-    right.set_xlabel("advice cost c")
-    right.set_ylabel("total score")
-    right.set_title("total score across advice costs")
-    for axis in (left, right):
-        axis.grid(alpha=0.3)
-    if lines:
-        right.legend(fontsize=7, loc="best")
-    figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

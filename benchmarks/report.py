@@ -1,18 +1,20 @@
-"""Session results -> rows (per category, overall, mean of categories) -> results.json and results.md."""
+"""Session results -> rows (per category, then the headline: mean of categories and question-weighted) ->
+results.json and results.md."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from agile_gym.rewards import merge_metrics
+from agile_gym.files import atomic_write
+from agile_gym.results import cell, markdown_table, metric_columns
+from agile_gym.rewards import MEAN_OF_CATEGORIES, QUESTION_WEIGHTED, headline_metrics
 from benchmarks.reported import CITATION, reported_for
 
-OVERALL, CATEGORY_MEAN = "overall", "mean of categories"
+HEADLINE = (MEAN_OF_CATEGORIES, QUESTION_WEIGHTED)
 _RATES = ("accuracy", "advice_rate", "total_score", "invalid_action_rate")
 _PACKAGES = ("agile", "gymnasium", "numpy", "torch", "transformers", "peft", "accelerate", "openai", "datasets")
 
@@ -28,8 +30,8 @@ def package_versions() -> dict[str, str]:
 
 
 def summarize(sessions: list[dict]) -> list[dict]:
-    """One row per (agent, cost, ablation, category); with several categories also the question-weighted
-    overall and the mean of categories (the paper's ProductQA protocol averages the categories)."""
+    """One row per (agent, cost, ablation, category); with several categories then the headline rows (the mean of
+    categories, the paper's ProductQA protocol, and the question-weighted figure), in that order."""
     groups: dict[tuple, list[dict]] = {}
     for session in sessions:
         spec = session["spec"]
@@ -45,9 +47,8 @@ def summarize(sessions: list[dict]) -> list[dict]:
         if len(members) > 1:
             totals = {key: sum(s.get(key, 0) for s in members) for key in ("prompt_tokens", "completion_tokens")}
             wall = round(sum(s["wall_s"] for s in members), 3)
-            rows.append({**label, "category": OVERALL, **merge_metrics([s["metrics"] for s in members]),
-                         "wall_s": wall, **totals})
-            rows.append({**label, "category": CATEGORY_MEAN, **_category_mean(members), "wall_s": wall, **totals})
+            for figure, metrics in headline_metrics([s["metrics"] for s in members]).items():
+                rows.append({**label, "category": figure, **metrics, "wall_s": wall, **totals})
     return rows
 
 
@@ -56,19 +57,6 @@ def _session_row(session: dict) -> dict:
     return {"questions": metrics["questions"], **{key: metrics[key] for key in _RATES},
             "per_type": metrics.get("per_type", {}), "wall_s": session["wall_s"],
             "prompt_tokens": session.get("prompt_tokens", 0), "completion_tokens": session.get("completion_tokens", 0)}
-
-
-def _category_mean(members: list[dict]) -> dict:
-    row: dict = {"questions": sum(s["metrics"]["questions"] for s in members)}
-    for key in _RATES:
-        row[key] = sum(s["metrics"][key] for s in members) / len(members)
-    types = sorted({name for s in members for name in s["metrics"].get("per_type", {})})
-    row["per_type"] = {}
-    for name in types:
-        present = [s["metrics"]["per_type"][name] for s in members if name in s["metrics"].get("per_type", {})]
-        row["per_type"][name] = {"questions": sum(p["questions"] for p in present),
-                                 **{key: sum(p[key] for p in present) / len(present) for key in _RATES}}
-    return row
 
 
 def build_report(config: dict, sessions: list[dict], failures: list[dict], agents: dict[str, dict]) -> dict:
@@ -84,10 +72,9 @@ def build_report(config: dict, sessions: list[dict], failures: list[dict], agent
     }
 
 
-def _cell(value, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+def series_label(row: dict) -> str:
+    """What a row's line is called in a plot: the agent, and the ablation when one is switched off."""
+    return row["agent"] + ("" if row["ablation"] == "full" else f" w/o {row['ablation']}")
 
 
 def _ablation_label(ablation: str) -> str:
@@ -95,25 +82,18 @@ def _ablation_label(ablation: str) -> str:
 
 
 def _table(rows: list[dict], types: list[str]) -> list[str]:
-    header = ["agent", "c", "ablation", "category", "questions", "accuracy", "advice rate", "total score",
-              "invalid", *[f"acc {name}" for name in types], "wall s", "tokens"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        tokens = row.get("prompt_tokens", 0) + row.get("completion_tokens", 0)
-        per_type = [_cell(row["per_type"][name]["accuracy"]) if name in row.get("per_type", {}) else "-"
-                    for name in types]
-        cells = [row["agent"], f"{row['advice_cost']:g}", _ablation_label(row["ablation"]), row["category"],
-                 row["questions"], _cell(row["accuracy"]), _cell(row["advice_rate"]), _cell(row["total_score"]),
-                 _cell(row["invalid_action_rate"]), *per_type, _cell(row["wall_s"], 1), tokens or "-"]
-        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
-    return lines
+    columns = {"agent": "agent", "c": lambda row: f"{row['advice_cost']:g}",
+               "ablation": lambda row: _ablation_label(row["ablation"]), "category": "category",
+               **metric_columns(types), "wall s": lambda row: cell(row["wall_s"], 1),
+               "tokens": lambda row: row.get("prompt_tokens", 0) + row.get("completion_tokens", 0) or "-"}
+    return markdown_table(rows, columns).splitlines()
 
 
 def headline_rows(rows: list[dict]) -> list[dict]:
-    """One row per (agent, cost, ablation): the mean of categories where there are several, else the session."""
-    several = {(r["agent"], r["advice_cost"], r["ablation"]) for r in rows if r["category"] == CATEGORY_MEAN}
-    return [r for r in rows if r["category"] == CATEGORY_MEAN
-            or ((r["agent"], r["advice_cost"], r["ablation"]) not in several and r["category"] != OVERALL)]
+    """Per (agent, cost, ablation): its two headline rows where it has several categories, else its one session.
+    The results table and the trade-off plot both show exactly these."""
+    several = {(r["agent"], r["advice_cost"], r["ablation"]) for r in rows if r["category"] in HEADLINE}
+    return [r for r in rows if r["category"] in HEADLINE or (r["agent"], r["advice_cost"], r["ablation"]) not in several]
 
 
 def render_markdown(report: dict) -> str:
@@ -121,51 +101,39 @@ def render_markdown(report: dict) -> str:
     types = sorted({name for row in rows for name in row.get("per_type", {})})
     config = report["config"]
     lines = [f"# Benchmark: {config['env']}", "",
-             "Our runs, on this machine. Each category is one session: memory starts empty and persists through "
-             "it. Summary: the mean of categories (the paper's ProductQA protocol) or the one session.", ""]
+             ("Our runs, on this machine. Each category is one session: memory starts empty and persists through "
+              "it. Summary: the mean of categories (the paper's ProductQA protocol) with the question-weighted "
+              "figure beside it, or the one session."), ""]
     lines += _table(headline_rows(rows), types)
-    if any(row["category"] == CATEGORY_MEAN for row in rows):
-        lines += ["", "## Per category (overall = question-weighted)", ""]
-        lines += _table([row for row in rows if row["category"] != CATEGORY_MEAN], types)
+    if any(row["category"] in HEADLINE for row in rows):
+        lines += ["", "## Per category", ""]
+        lines += _table([row for row in rows if row["category"] not in HEADLINE], types)
     if report.get("failures"):
-        lines += ["", f"**{len(report['failures'])} session(s) failed** (not in the table; rerun the same command "
-                  "to retry them, finished sessions are kept):", ""]
+        lines += ["", (f"**{len(report['failures'])} session(s) failed** (not in the table; rerun the same command "
+                       "to retry them, finished sessions are kept):"), ""]
         lines += [f"- {f['spec']['agent']} c={f['spec']['advice_cost']:g} {f['spec']['ablation']} "
                   f"{f['spec']['category']}: {f['error']}" for f in report["failures"]]
     reported = report.get("reported")
     if reported:
-        lines += ["", f"## Reported in the paper (not rerun here; c = {reported['advice_cost']:g}, "
-                  f"{reported['protocol']})", "", f"Source: {reported['citation']}.", "",
-                  "| method (reported) | advice rate | accuracy | total score | source |", "|---|---|---|---|---|"]
-        for row in reported["rows"]:
-            lines.append(f"| {row['method']} | {_cell(row['advice_rate'])} | {_cell(row['accuracy'])} | "
-                         f"{_cell(row['total_score'])} | {row['source']} |")
+        lines += ["", (f"## Reported in the paper (not rerun here; c = {reported['advice_cost']:g}, "
+                       f"{reported['protocol']})"), "", f"Source: {reported['citation']}.", ""]
+        lines += markdown_table(reported["rows"], {"method (reported)": "method", "advice rate": "advice_rate",
+                                                   "accuracy": "accuracy", "total score": "total_score",
+                                                   "source": "source"}).splitlines()
         costs = sorted({row["advice_cost"] for row in rows})
         if costs and costs != [reported["advice_cost"]]:
-            lines += ["", f"Our advice costs ({', '.join(f'{c:g}' for c in costs)}) differ from the paper's "
-                      f"{reported['advice_cost']:g} where not equal: compare total scores only at equal cost."]
+            lines += ["", (f"Our advice costs ({', '.join(f'{c:g}' for c in costs)}) differ from the paper's "
+                           f"{reported['advice_cost']:g} where not equal: compare total scores only at equal cost.")]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never half of one (a crash mid-write loses nothing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(handle, "w") as out:
-        out.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would make results private
-    os.replace(temporary, path)
 
 
 def write_report(folder: str | os.PathLike, report: dict) -> tuple[Path, Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     json_path, md_path = folder / "results.json", folder / "results.md"
-    atomic_write_text(json_path, json.dumps(report, indent=1))
-    atomic_write_text(md_path, render_markdown(report))
+    atomic_write(json_path, json.dumps(report, indent=1))
+    atomic_write(md_path, render_markdown(report))
     return json_path, md_path
 
 

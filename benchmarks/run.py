@@ -27,9 +27,10 @@ from pathlib import Path
 import gymnasium as gym
 
 import agile_gym  # noqa: F401  (registers the agile/ ids)
+from agile_gym.results import plot_tradeoff
 from benchmarks.agents import AgentOptions, make_agent
-from benchmarks.plots import plot_session_curves, plot_tradeoff
-from benchmarks.report import build_report, render_markdown, write_report
+from benchmarks.plots import plot_session_curves
+from benchmarks.report import build_report, headline_rows, render_markdown, series_label, write_report
 from benchmarks.sessions import FULL, SessionSpec, SessionStore, ablation_kwargs, play_sessions
 
 DEFAULT_AGENTS = ["always-advice", "never-advice", "expert"]
@@ -64,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = AgentOptions()
     for name, help_text in (("max_new_tokens", "longest action"), ("max_prompt_tokens", "hf: longest prompt"),
                             ("chat_template", "hf: auto, on or off"), ("temperature", "0 = greedy"),
-                            ("device", "hf: auto, cpu, cuda"), ("base_url", "openai: endpoint, e.g. "
-                            "http://localhost:8000/v1"), ("api_key_env", "openai: env var holding the key"),
+                            ("device", "hf: auto, cpu, cuda"), ("base_url", ("openai: endpoint, e.g. "
+                            "http://localhost:8000/v1")), ("api_key_env", "openai: env var holding the key"),
                             ("request_timeout_s", "openai: seconds per request"),
                             ("retries", "openai: retries of a failed request"),
                             ("concurrency", "openai: requests in flight")):
@@ -82,7 +83,7 @@ def base_env_kwargs(args: argparse.Namespace) -> dict:
     except json.JSONDecodeError as error:
         raise ValueError(f"--env-kwargs is not JSON: {error}") from None
     if not isinstance(kwargs, dict):
-        raise ValueError("--env-kwargs must be a JSON object")
+        raise ValueError("--env-kwargs must be a JSON object")  # noqa: TRY004 (main reports ValueError as a usage error)
     for key, value in (("data_dir", args.data_dir), ("data_files", args.data_files), ("split", args.split),
                        ("max_questions", args.max_questions)):
         if value is not None:
@@ -149,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
                 pool = make_agent(agent, options)
             except ValueError:
                 raise  # a wrong spec or a missing package: say so now, before anything runs
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 (a model that fails to load fails its sessions, not the run)
                 failures += [{"spec": json.loads(json.dumps(asdict(spec))), "error": f"agent could not start: "
                               f"{type(error).__name__}: {error}"} for spec in todo]
                 continue
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     json_path, md_path = write_report(output, report)
     print(render_markdown(report))
     plot_session_curves(sessions, output / "session_curve.png")
-    plot_tradeoff(report["rows"], output / "tradeoff.png")
+    plot_tradeoff(headline_rows(report["rows"]), output / "tradeoff.png", series_label)
     print(f"wrote {md_path}, {json_path}, {output / 'session_curve.png'}, {output / 'tradeoff.png'}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} session(s) failed; rerun the same command to retry them (finished ones are kept)",

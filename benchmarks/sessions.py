@@ -3,19 +3,20 @@ saving each finished one so an interrupted run resumes from the last finished se
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import time
-from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
+from agile_gym.episodes import Episode, Step, play_episodes
+from agile_gym.files import atomic_write
+from agile_gym.progress import progress_bar
 from benchmarks.agents import AgentPool
-from benchmarks.report import atomic_write_text
 
 ABLATIONS = ("memory", "reflection", "advice", "tools")
 FULL = "full"
@@ -74,115 +75,55 @@ class SessionStore:
         return saved if saved.get("spec") == _jsonable(asdict(spec)) else None
 
     def save(self, spec: SessionSpec, result: dict) -> None:
-        atomic_write_text(self.path(spec), json.dumps(result))
+        atomic_write(self.path(spec), json.dumps(result))
 
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-@dataclass
-class _Running:
-    spec: SessionSpec
-    env: gym.Env
-    observation: str
-    info: dict
-    began: float
-    wall_s: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    trace: dict = field(default_factory=lambda: {"type": [], "correct": [], "advised": [], "invalid": []})
-
-
 def play_sessions(pool: AgentPool, specs: list[SessionSpec], store: SessionStore, batch_size: int = 16,
                   progress: bool = True) -> tuple[list[dict], list[dict]]:
     """Play every spec with `pool`, up to `batch_size` sessions side by side (one batched agent call per step).
 
-    Returns (finished session results, failures). A session whose env or agent fails is a failure entry and
-    is not saved, so the next run retries it; the others go on.
+    Returns (finished session results, failures), each in the order the sessions ended. A session whose env or
+    agent fails is a failure entry and is not saved, so the next run retries it; the others go on.
     """
-    pending, running = deque(specs), []
     finished: list[dict] = []
     failures: list[dict] = []
-    bar = _bar(progress, pool.spec)
+    traces = [{"type": [], "correct": [], "advised": [], "invalid": []} for _ in specs]
+    bar = progress_bar(pool.spec, total=0, unit="q", enabled=progress)
 
-    def fail(session_spec: SessionSpec, error: str, env: gym.Env | None = None) -> None:
-        failures.append({"spec": _jsonable(asdict(session_spec)), "error": error})
-        pool.close(session_spec.key)
-        if env is not None:
-            env.close()
+    def start(index: int, env: gym.Env, info: dict) -> None:
+        pool.open(specs[index].key, env)
+        if info.get("question"):
+            bar.total += info["question"]["session_length"]
+            bar.refresh()
 
-    while pending or running:
-        while pending and len(running) < batch_size:
-            spec = pending.popleft()
-            try:
-                env = gym.make(spec.env, **spec.env_kwargs)
-                observation, info = env.reset(seed=spec.seed)
-                pool.open(spec.key, env)
-            except Exception as error:
-                fail(spec, f"could not start the session: {type(error).__name__}: {error}")
-                continue
-            if bar is not None and info.get("question"):
-                bar.total = (bar.total or 0) + info["question"]["session_length"]
-                bar.refresh()
-            running.append(_Running(spec, env, observation, info, began=time.perf_counter()))
-        if not running:
-            break
-        began = time.perf_counter()
-        try:
-            replies = pool.act([r.spec.key for r in running], [r.observation for r in running],
-                               [r.info for r in running])
-        except Exception as error:
-            for r in running:
-                fail(r.spec, f"agent failed: {type(error).__name__}: {error}", r.env)
-            running = []
-            continue
-        share = (time.perf_counter() - began) / len(running)
-        still_running = []
-        for r, reply in zip(running, replies):
-            r.wall_s += share
-            if reply.error is not None:
-                fail(r.spec, f"agent failed: {reply.error}", r.env)
-                continue
-            r.prompt_tokens += reply.prompt_tokens
-            r.completion_tokens += reply.completion_tokens
-            step_began = time.perf_counter()
-            try:
-                r.observation, _, terminated, truncated, r.info = r.env.step(reply.text)
-            except Exception as error:
-                fail(r.spec, f"env step failed: {type(error).__name__}: {error}", r.env)
-                continue
-            r.wall_s += time.perf_counter() - step_began
-            result = r.info.get("result", {})
-            if result.get("scored"):
-                r.trace["type"].append(result["question_type"])
-                for name, key in (("correct", "correct"), ("advised", "advised"), ("invalid", "invalid_action")):
-                    r.trace[name].append(int(bool(result[key])))
-                if bar is not None:
-                    bar.update(1)
-            if terminated or truncated:
-                session = _result(r)
-                store.save(r.spec, session)
-                finished.append(session)
-                pool.close(r.spec.key)
-                r.env.close()
-            else:
-                still_running.append(r)
-        running = still_running
-    if bar is not None:
-        bar.close()
+    def record(step: Step) -> None:
+        result = step.next_info.get("result", {})
+        if result.get("scored"):
+            trace = traces[step.episode]
+            trace["type"].append(result["question_type"])
+            for name, key in (("correct", "correct"), ("advised", "advised"), ("invalid", "invalid_action")):
+                trace[name].append(int(bool(result[key])))
+            bar.update(1)
+
+    def end(episode: Episode) -> None:
+        spec = specs[episode.index]
+        if episode.finished:
+            session = {"spec": _jsonable(asdict(spec)), "metrics": episode.info["metrics"],
+                       "trace": traces[episode.index], "wall_s": round(episode.wall_s, 3),
+                       "prompt_tokens": episode.prompt_tokens, "completion_tokens": episode.completion_tokens}
+            store.save(spec, session)
+            finished.append(session)
+        else:
+            failures.append({"spec": _jsonable(asdict(spec)), "error": episode.error})
+        pool.close(spec.key)
+
+    play_episodes([functools.partial(gym.make, spec.env, **spec.env_kwargs) for spec in specs],
+                  lambda episodes, observations, infos: pool.act([specs[i].key for i in episodes], observations, infos),
+                  seeds=[spec.seed for spec in specs], max_parallel=batch_size, catch_errors=True, close=True,
+                  on_start=start, on_step=record, on_end=end)
+    bar.close()
     return finished, failures
-
-
-def _result(r: _Running) -> dict:
-    return {"spec": _jsonable(asdict(r.spec)), "metrics": r.info["metrics"], "trace": r.trace,
-            "wall_s": round(r.wall_s, 3), "prompt_tokens": r.prompt_tokens,
-            "completion_tokens": r.completion_tokens}
-
-
-def _bar(enabled: bool, label: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(desc=label, unit="q", total=0)

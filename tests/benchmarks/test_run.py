@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from benchmarks.report import load_report, render_markdown
+from benchmarks.report import headline_rows, load_report, render_markdown, summarize
 from benchmarks.run import main
 from tests.benchmarks.chat_server import ChatServer
 
@@ -23,13 +23,13 @@ def test_scripted_agents_give_known_numbers(tmp_path):
     assert run(tmp_path, "--agent", "always-advice", "--agent", "oracle", "--advice-cost", "0.1", "0.3") == 0
     for cost in (0.1, 0.3):
         always = rows_of(tmp_path, agent="always-advice", advice_cost=cost)
-        assert {row["category"] for row in always} == {"kettles", "tents", "overall", "mean of categories"}
+        assert {row["category"] for row in always} == {"kettles", "tents", "question-weighted", "mean of categories"}
         for row in always:
             assert row["total_score"] == pytest.approx(1 - cost, abs=1e-12)
             assert row["advice_rate"] == 1.0 and row["accuracy"] == 1.0
         for row in rows_of(tmp_path, agent="oracle", advice_cost=cost):
             assert (row["accuracy"], row["advice_rate"], row["total_score"]) == (1.0, 0.0, 1.0)
-    overall = rows_of(tmp_path, agent="oracle", category="overall")[0]
+    overall = rows_of(tmp_path, agent="oracle", category="question-weighted")[0]
     assert overall["questions"] == 108 and set(overall["per_type"]) == {"fact_qa", "reasoning_qa", "search_qa"}
 
 
@@ -41,7 +41,7 @@ def test_report_round_trips_and_plots_are_pngs(tmp_path):
     assert report["config"]["advice_cost"] == [0.1, 0.5] and report["versions"]["gymnasium"]
     assert report["reported"]["rows"][0]["method"] == "gpt3.5-prompt" and "2405.14751" in report["reported"]["citation"]
     assert "Reported in the paper (not rerun here" in (tmp_path / "results.md").read_text()
-    expert = {row["advice_cost"]: row for row in rows_of(tmp_path, agent="expert", category="overall")}
+    expert = {row["advice_cost"]: row for row in rows_of(tmp_path, agent="expert", category="question-weighted")}
     assert expert[0.1]["total_score"] > expert[0.5]["total_score"]
     for name in ("session_curve.png", "tradeoff.png"):
         data = (tmp_path / name).read_bytes()
@@ -54,10 +54,10 @@ def test_report_round_trips_and_plots_are_pngs(tmp_path):
 def test_ablations_switch_capabilities_off_and_label_rows(tmp_path):
     assert run(tmp_path, "--agent", "always-advice", "--agent", "expert", "--ablate", "advice",
                "--ablate", "memory+reflection") == 0
-    no_advice = rows_of(tmp_path, agent="always-advice", ablation="advice", category="overall")[0]
+    no_advice = rows_of(tmp_path, agent="always-advice", ablation="advice", category="question-weighted")[0]
     assert no_advice["invalid_action_rate"] == 1.0 and no_advice["total_score"] == 0.0
-    full = rows_of(tmp_path, agent="expert", ablation="full", category="overall")[0]
-    no_memory = rows_of(tmp_path, agent="expert", ablation="memory+reflection", category="overall")[0]
+    full = rows_of(tmp_path, agent="expert", ablation="full", category="question-weighted")[0]
+    no_memory = rows_of(tmp_path, agent="expert", ablation="memory+reflection", category="question-weighted")[0]
     assert no_memory["advice_rate"] > full["advice_rate"]
     sessions = json.loads((tmp_path / "results.json").read_text())["sessions"]
     kwargs = {s["spec"]["ablation"]: s["spec"]["env_kwargs"] for s in sessions}
@@ -88,7 +88,7 @@ def test_a_crashed_session_is_reported_and_the_rerun_resumes(tmp_path, monkeypat
     assert run(tmp_path, "--agent", FLAKY) == 0
     assert "1 finished session(s) reused" in capsys.readouterr().err
     assert saved.stat().st_mtime_ns == first_write
-    assert {row["category"] for row in rows_of(tmp_path)} == {"kettles", "tents", "overall", "mean of categories"}
+    assert {row["category"] for row in rows_of(tmp_path)} == {"kettles", "tents", "question-weighted", "mean of categories"}
 
 
 def test_an_interrupted_run_keeps_finished_sessions(tmp_path, monkeypatch):
@@ -106,7 +106,7 @@ def test_a_changed_setting_does_not_reuse_sessions(tmp_path, capsys):
     capsys.readouterr()
     assert run(tmp_path, "--agent", "always-advice", "--max-questions", "6") == 0
     assert "reused" not in capsys.readouterr().err
-    assert rows_of(tmp_path, category="overall")[0]["questions"] == 12
+    assert rows_of(tmp_path, category="question-weighted")[0]["questions"] == 12
 
 
 def test_batch_agents_see_every_open_session_at_once(tmp_path):
@@ -125,7 +125,7 @@ def test_openai_agent_retries_server_errors(tmp_path, monkeypatch):
                    "--retries", "3", "--advice-cost", "0.3")
     assert code == 0
     assert server.requests == 2 + 12  # two 500s retried; 2 sessions x 3 questions x (advice + reflection)
-    overall = rows_of(tmp_path, category="overall")[0]
+    overall = rows_of(tmp_path, category="question-weighted")[0]
     assert overall["total_score"] == pytest.approx(0.7) and overall["completion_tokens"] == 24
     assert overall["prompt_tokens"] > 0
 
@@ -153,7 +153,47 @@ def test_hf_agent_runs_a_tiny_local_model(tmp_path):
     pytest.importorskip("torch")
     assert run(tmp_path, "--agent", "hf:tiny", "--max-questions", "2", "--max-new-tokens", "6") == 0
     report = json.loads((tmp_path / "results.json").read_text())
-    overall = [row for row in report["rows"] if row["category"] == "overall"][0]
+    overall = next(row for row in report["rows"] if row["category"] == "question-weighted")
     assert overall["questions"] == 4 and 0 < overall["completion_tokens"] <= 4 * 6 * 2
     assert overall["prompt_tokens"] > overall["completion_tokens"]
     assert report["agents"]["hf:tiny"]["kind"] == "hf" and report["agents"]["hf:tiny"]["model"]
+
+
+
+def _session(category: str, questions: int, correct: int) -> dict:
+    accuracy = correct / questions
+    metrics = {"questions": questions, "accuracy": accuracy, "advice_rate": 0.0, "total_score": accuracy,
+               "invalid_action_rate": 0.0, "per_type": {}}
+    return {"spec": {"agent": "a", "advice_cost": 0.3, "ablation": "full", "category": category}, "metrics": metrics,
+            "wall_s": 1.0, "trace": {}}
+
+
+def test_the_headline_rows_are_the_mean_of_categories_then_the_question_weighted_figure():
+    rows = summarize([_session("kettles", 1, 1), _session("tents", 3, 0)])
+    assert [row["category"] for row in rows] == ["kettles", "tents", "mean of categories", "question-weighted"]
+    assert rows[2]["accuracy"] == pytest.approx(0.5) and rows[3]["accuracy"] == pytest.approx(0.25)
+    assert rows[2]["questions"] == rows[3]["questions"] == 4
+    assert [row["category"] for row in headline_rows(rows)] == ["mean of categories", "question-weighted"]
+    one = summarize([_session("kettles", 2, 1)])
+    assert headline_rows(one) == one
+
+
+def test_results_and_the_tradeoff_plot_show_both_headline_figures_labelled(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from agile_gym import results
+
+    drawn = {}
+
+    def keep(figure, path, dpi=110):
+        drawn.update({line.get_label(): list(line.get_ydata()) for line in figure.axes[1].get_lines()})
+        return path
+
+    monkeypatch.setattr(results, "save_figure", keep)
+    assert run(tmp_path, "--agent", "never-advice", "--max-questions", "6") == 0
+    rows = {row["category"]: row for row in rows_of(tmp_path)}
+    markdown = (tmp_path / "results.md").read_text()
+    headline, per_category = markdown.split("## Per category")
+    assert "| mean of categories |" in headline and "| question-weighted |" in headline and "| kettles |" not in headline
+    assert "| kettles |" in per_category and "question-weighted" not in per_category.split("## Reported")[0]
+    assert drawn == {"never-advice (mean of categories)": [pytest.approx(rows["mean of categories"]["total_score"])],
+                     "never-advice (question-weighted)": [pytest.approx(rows["question-weighted"]["total_score"])]}
