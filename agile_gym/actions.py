@@ -28,6 +28,8 @@ _ARGUMENT_TAG = re.compile(r"\[(?:Answer|Short Answer|SQL)\]:")
 
 @dataclass(frozen=True)
 class PredictAnswer:
+    """`[PredictAnswer]` with its `[Answer]:` (non-empty) and optional `[Short Answer]:` arguments."""
+
     answer: str
     short_answer: str | None = None
     reasoning: str = ""
@@ -40,12 +42,16 @@ class PredictAnswer:
 
 @dataclass(frozen=True)
 class SearchProduct:
+    """`[SearchProduct]` with its `[SQL]:` query (non-empty, not yet checked: the tool refuses what is unsafe)."""
+
     sql: str
     reasoning: str = ""
 
 
 @dataclass(frozen=True)
 class SeekAdvice:
+    """`[SeekAdvice]`: ask the expert; anything after the tag is ignored."""
+
     reasoning: str = ""
 
 
@@ -59,6 +65,8 @@ class Reflect:
 
 @dataclass(frozen=True)
 class InvalidAction:
+    """Text that is no action: `reason` is shown to the agent; `tag` is the action tag found, if any."""
+
     reason: str
     tag: str | None = None
 

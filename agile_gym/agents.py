@@ -19,6 +19,7 @@ from agile_gym.contract import (
     HISTORY,
     KNOWLEDGE,
     MEMORY,
+    METRICS,
     PHASE,
     PRODUCT,
     QUESTION,
@@ -32,7 +33,11 @@ from agile_gym.memory.retrieval import tokenize
 
 
 class Agent(Protocol):
-    def act(self, observation: str, info: dict[str, Any]) -> str: ...
+    """A policy over one env: the next action text from the last observation and its agile/ `info`."""
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        """The next action; must accept every observation and info the env can return."""
+        ...
 
 
 class Reply(NamedTuple):
@@ -48,13 +53,16 @@ class Reply(NamedTuple):
 class BatchAgent(Protocol):
     """An agent that acts for several sessions at once (one observation each), as LLM agents batch."""
 
-    def act_batch(self, observations: list[str], infos: list[dict[str, Any]]) -> list[Reply]: ...
+    def act_batch(self, observations: list[str], infos: list[dict[str, Any]]) -> list[Reply]:
+        """One `Reply` per observation, in order; a failure for one is that reply's `error`, not an exception."""
+        ...
 
 
 class AlwaysAdviceAgent:
     """Asks the expert on every question and reflects with the expert's own lesson-free summary."""
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """`[SeekAdvice]` in the answer phase, `[NoInformation]` in the reflect phase."""
         return NO_INFORMATION if info[PHASE] == REFLECT_PHASE else SEEK_ADVICE
 
 
@@ -65,6 +73,7 @@ class OracleAgent:
         self.env = env.unwrapped
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """The gold answer action, or the expert reflection in the reflect phase."""
         expert = self.env.expert()
         return expert.reflection_action if info[PHASE] == REFLECT_PHASE else expert.answer_action
 
@@ -77,6 +86,7 @@ class NeverAdviceAgent:
         self.answerer = MemoryAnswerer(history_threshold)
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """`MemoryAnswerer`'s proposal; `[NoInformation]` in the reflect phase (`reflect_every_question`)."""
         if info[PHASE] == REFLECT_PHASE:
             return NO_INFORMATION
         return self.answerer.propose(observation, info).answer
@@ -102,6 +112,7 @@ class ExpertAgent:
         self.rng = np.random.default_rng(seed)
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """See the class docstring; draws from its own generator (`seed`), so its choices are reproducible."""
         expert = self.env.expert()
         if info[PHASE] == REFLECT_PHASE:
             return expert.reflection_action
@@ -143,14 +154,15 @@ AGENTS = {
 
 
 def make_agent(name: str, env) -> Agent:
+    """The scripted agent `name` (a key of AGENTS) for `env`; ValueError naming the choices otherwise."""
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; choose one of {', '.join(AGENTS)}")
     return AGENTS[name](env)
 
 
 def play_session(env, agent: Agent, seed: int | None = None) -> dict[str, Any]:
-    """Run one whole session; returns the final `info["metrics"]`."""
+    """Run one whole session from `env.reset(seed=seed)` to its end; returns the final `info["metrics"]`."""
     from agile_gym.episodes import act_each, play_episodes  # that module imports this one
 
     (episode,) = play_episodes([env], act_each([agent]), seeds=[seed])
-    return episode.info["metrics"]
+    return episode.info[METRICS]

@@ -42,9 +42,15 @@ class Proposal:
 
 
 class Answerer(Protocol):
-    def propose(self, observation: str, info: dict[str, Any]) -> Proposal: ...
+    """The answering component of `AdviceDecisionWrapper`: writes action texts from what the env shows."""
 
-    def reflect(self, observation: str, info: dict[str, Any]) -> str: ...
+    def propose(self, observation: str, info: dict[str, Any]) -> Proposal:
+        """The answer (and, if it can search, the search) for the open question; `info` is an agile/ `Info`."""
+        ...
+
+    def reflect(self, observation: str, info: dict[str, Any]) -> str:
+        """A reflect-phase action (`[Reflection]: ...` or `[NoInformation]`) after the advice in `info`."""
+        ...
 
 
 class MemoryAnswerer:
@@ -62,6 +68,7 @@ class MemoryAnswerer:
         self.history_threshold = history_threshold
 
     def propose(self, observation: str, info: dict[str, Any]) -> Proposal:
+        """See the class docstring; needs an open question (`info["question"]` not empty)."""
         question = info[QUESTION]
         if OPTIONS in question:
             letter, confidence = self._option(info, question[OPTIONS])
@@ -78,6 +85,8 @@ class MemoryAnswerer:
         return Proposal(_answer_text("yes"), 0.0)
 
     def reflect(self, observation: str, info: dict[str, Any]) -> str:
+        """`[Reflection]: For '<question>': <advice>` (advice cut at 400 characters), or `[NoInformation]` when the
+        feedback holds no expert advice."""
         feedback = (info.get(RESULT) or {}).get(FEEDBACK, "")
         advice = feedback.removeprefix("Expert advice:").strip()
         if not advice:

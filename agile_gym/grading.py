@@ -14,6 +14,7 @@ def normalize_answer(text: str) -> str:
 
 
 def answers_match(predicted: str, gold: str) -> bool:
+    """Whether two answers are equal after `normalize_answer` (how fact_qa and reasoning_qa are graded)."""
     return normalize_answer(predicted) == normalize_answer(gold)
 
 

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from agile_gym.contract import (
+    ACCURACY,
+    ADVICE_RATE,
+    INVALID_ACTION_RATE,
+    PER_TYPE,
+    QUESTIONS,
+    TOTAL_SCORE,
+    MetricsInfo,
+    TypeMetricsInfo,
+)
+
 
 def check_advice_cost(advice_cost: float) -> float:
+    """`advice_cost` as a float; ValueError unless it is in [0, 1] (NaN included)."""
     cost = float(advice_cost)
     if not 0.0 <= cost <= 1.0:
         raise ValueError(f"advice_cost must be in [0, 1], got {advice_cost}")
@@ -13,13 +25,15 @@ def check_advice_cost(advice_cost: float) -> float:
 
 
 def question_reward(correct: bool, advised: bool, advice_cost: float) -> float:
-    """1 for a correct answer, 0 for a wrong one, 1 - advice_cost when the expert was asked."""
+    """The paper's per-question reward: 1 for a correct answer, 0 for a wrong one, 1 - advice_cost when the
+    expert was asked, whatever `correct` says (advice is always right)."""
     if advised:
         return 1.0 - advice_cost
     return 1.0 if correct else 0.0
 
 
 def _zero_counts() -> dict[str, float]:
+    # Tallies inside SessionMetrics; the rates of `info["metrics"]` are derived from them in `_summary`.
     return {"questions": 0, "correct": 0, "advised": 0, "invalid": 0, "reward": 0.0}
 
 
@@ -33,6 +47,7 @@ class SessionMetrics:
         self._counts: dict[str, dict[str, float]] = defaultdict(_zero_counts)
 
     def record(self, question_type: str, correct: bool, advised: bool, invalid: bool, reward: float) -> None:
+        """Count one settled question (not a reflection step) in the overall and its type's tallies."""
         for key in ("__all__", question_type):
             counts = self._counts[key]
             counts["questions"] += 1
@@ -42,48 +57,48 @@ class SessionMetrics:
             counts["reward"] += reward
 
     @staticmethod
-    def _summary(counts: dict[str, float]) -> dict[str, float]:
+    def _summary(counts: dict[str, float]) -> TypeMetricsInfo:
         n = counts["questions"]
         return {
-            "questions": int(n),
-            "accuracy": counts["correct"] / n if n else 0.0,
-            "advice_rate": counts["advised"] / n if n else 0.0,
-            "total_score": counts["reward"] / n if n else 0.0,
-            "invalid_action_rate": counts["invalid"] / n if n else 0.0,
+            QUESTIONS: int(n),
+            ACCURACY: counts["correct"] / n if n else 0.0,
+            ADVICE_RATE: counts["advised"] / n if n else 0.0,
+            TOTAL_SCORE: counts["reward"] / n if n else 0.0,
+            INVALID_ACTION_RATE: counts["invalid"] / n if n else 0.0,
         }
 
-    def snapshot(self) -> dict:
-        """A fresh dict (safe to keep) with the overall numbers and `per_type`."""
+    def snapshot(self) -> MetricsInfo:
+        """A fresh dict (safe to keep): `info["metrics"]`, the overall numbers and `per_type` sorted by type."""
         overall = self._summary(self._counts.get("__all__") or _zero_counts())
-        overall["per_type"] = {k: self._summary(v) for k, v in sorted(self._counts.items()) if k != "__all__"}
-        return overall
+        per_type = {k: self._summary(v) for k, v in sorted(self._counts.items()) if k != "__all__"}
+        return {**overall, PER_TYPE: per_type}
 
 
-_RATES = ("accuracy", "advice_rate", "total_score", "invalid_action_rate")
+_RATES = (ACCURACY, ADVICE_RATE, TOTAL_SCORE, INVALID_ACTION_RATE)
 MEAN_OF_CATEGORIES, QUESTION_WEIGHTED = "mean of categories", "question-weighted"
 
 
 def _weighted(rows: list[dict]) -> dict:
-    n = sum(row.get("questions", 0) for row in rows)
-    merged: dict = {"questions": n}
+    n = sum(row.get(QUESTIONS, 0) for row in rows)
+    merged: dict = {QUESTIONS: n}
     for key in _RATES:
-        merged[key] = sum(row.get(key, 0.0) * row.get("questions", 0) for row in rows) / n if n else 0.0
+        merged[key] = sum(row.get(key, 0.0) * row.get(QUESTIONS, 0) for row in rows) / n if n else 0.0
     return merged
 
 
 def _mean(rows: list[dict]) -> dict:
-    mean: dict = {"questions": sum(row.get("questions", 0) for row in rows)}
+    mean: dict = {QUESTIONS: sum(row.get(QUESTIONS, 0) for row in rows)}
     for key in _RATES:
         mean[key] = sum(row.get(key, 0.0) for row in rows) / len(rows) if rows else 0.0
     return mean
 
 
 def _combine(snapshots: list[dict], combine) -> dict:
-    usable = [snapshot for snapshot in snapshots if snapshot and snapshot.get("questions")]
+    usable = [snapshot for snapshot in snapshots if snapshot and snapshot.get(QUESTIONS)]
     combined = combine(usable)
-    types = sorted({name for snapshot in usable for name in snapshot.get("per_type", {})})
-    combined["per_type"] = {name: combine([s["per_type"][name] for s in usable if name in s.get("per_type", {})])
-                            for name in types}
+    types = sorted({name for snapshot in usable for name in snapshot.get(PER_TYPE, {})})
+    combined[PER_TYPE] = {name: combine([s[PER_TYPE][name] for s in usable if name in s.get(PER_TYPE, {})])
+                          for name in types}
     return combined
 
 

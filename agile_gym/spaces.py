@@ -28,9 +28,12 @@ class FreeText(Text):
         self.examples = tuple(examples)
 
     def contains(self, x: Any) -> bool:
+        """Whether `x` is a `str` of at most `max_length` characters (any characters)."""
         return isinstance(x, str) and len(x) <= self.max_length
 
     def sample(self, mask: Any = None, probability: Any = None) -> str:
+        """Without `mask` / `probability`: half the time one of `examples`, else random text of up to 64
+        characters from a mixed charset; with them, `Text.sample`'s meaning."""
         if mask is None and probability is None and self.examples and self.np_random.random() < 0.5:
             return self.examples[int(self.np_random.integers(len(self.examples)))]
         if mask is None and probability is None:

@@ -49,4 +49,5 @@ class Category:
     source: str
 
     def title_of(self, asin: str) -> str:
+        """The product's title, or "" for an unknown asin or a product without one."""
         return str(self.products.get(asin, {}).get("title", ""))

@@ -216,6 +216,7 @@ class ProductQAEnv(AgileEnv):
         }
 
     def close(self) -> None:
+        """Close the SQL connections (safe to call twice; a later search reopens them)."""
         for tool in self._sql.values():
             tool.close()
         super().close()

@@ -34,7 +34,9 @@ def tokenize(text: str) -> list[str]:
 class Retriever(Protocol):
     """Ranked search over texts added in order; entry ids are their 0-based positions."""
 
-    def add(self, text: str) -> None: ...
+    def add(self, text: str) -> None:
+        """Index `text` as the next entry."""
+        ...
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Up to `k` (entry id, score) pairs, best first; entries sharing nothing with the query are left out."""
@@ -81,6 +83,7 @@ class BM25Retriever:
         return len(self._terms_of)
 
     def add(self, text: str) -> None:
+        """Index `text` as the next entry: O(its tokens)."""
         tokens = tokenize(text)
         entry = len(self._terms_of)
         counts: dict[str, int] = {}
@@ -98,6 +101,7 @@ class BM25Retriever:
         self._terms_of.append(tuple(counts))
 
     def truncate(self, size: int) -> None:
+        """Forget every entry from position `size` on: O(entries removed)."""
         while len(self._terms_of) > size:
             entry = len(self._terms_of) - 1
             for term in self._terms_of.pop():
@@ -108,6 +112,8 @@ class BM25Retriever:
             self._total_length -= self._lengths[entry]
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Up to `k` (entry id, BM25 score) pairs, best first, ties to the older entry; only entries sharing a
+        term with the query."""
         n = len(self._terms_of)
         if n == 0 or k <= 0:
             return []
@@ -152,15 +158,18 @@ class BM25sRetriever:
         return len(self._texts)
 
     def add(self, text: str) -> None:
+        """Keep `text` as the next entry; the index is rebuilt at the next search."""
         self._texts.append(text)
         self._index = None
 
     def truncate(self, size: int) -> None:
+        """Forget every entry from position `size` on; the index is rebuilt at the next search."""
         if size < len(self._texts):
             del self._texts[size:]
             self._index = None
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """As `BM25Retriever.search`, computed by bm25s."""
         import bm25s
 
         query_tokens = tokenize(query)
@@ -185,12 +194,15 @@ class DenseRetriever:
         return len(self._vectors)
 
     def add(self, text: str) -> None:
+        """Embed `text` (normalized) as the next entry."""
         self._vectors.append(self._model.encode(text, normalize_embeddings=True))
 
     def truncate(self, size: int) -> None:
+        """Forget every entry from position `size` on."""
         del self._vectors[size:]
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Up to `k` (entry id, cosine similarity) pairs, best first; entries with similarity <= 0 are left out."""
         if not self._vectors or k <= 0:
             return []
         scores = np.stack(self._vectors) @ self._model.encode(query, normalize_embeddings=True)

@@ -2,7 +2,7 @@
 
 Two questions are similar when they share a scope (a ProductQA category; knowledge is kept per scope) and
 the Jaccard overlap of their word sets (`agile_gym.memory.retrieval.tokenize`: lower-cased, stemmed, no
-stopwords) reaches a threshold. For each question the paper's advantage
+stopwords) reaches a threshold. For each question the paper's heuristic advantage (Appendix A)
 A_i = beta * 1[similar questions come later] / (similar questions already in memory + 1) needs two numbers:
 how many similar questions come after it and how many came before it (`agile_gym.wrappers.SessionAdvantage`).
 """

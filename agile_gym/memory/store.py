@@ -10,6 +10,8 @@ from agile_gym.memory.retrieval import Retriever, retriever_factory
 
 @dataclass(frozen=True)
 class HistoryEntry:
+    """A question asked earlier in the session and the answer memory keeps for it."""
+
     question: str
     answer: str
 
@@ -51,12 +53,16 @@ class Memory:
         self._marks: tuple[dict[str, int], dict[str, int]] = ({}, {})
 
     def add_history(self, key: str, question: str, answer: str) -> None:
+        """Remember `answer` to `question` under `key`; both texts are indexed for retrieval."""
         self._namespace(self._history, key).add(HistoryEntry(question, answer), f"{question} {answer}")
 
     def add_knowledge(self, scope: str, text: str) -> None:
+        """Remember a knowledge entry for every question of `scope`."""
         self._namespace(self._knowledge, scope).add(text, text)
 
     def retrieve(self, query: str, history_key: str, scope: str, history_k: int, knowledge_k: int) -> Retrieved:
+        """Up to `history_k` entries of `history_key`'s history and `knowledge_k` of `scope`'s knowledge, most
+        relevant to `query` first; entries the retriever scores 0 or below are left out."""
         history = self._history.get(history_key)
         knowledge = self._knowledge.get(scope)
         return Retrieved(
@@ -67,22 +73,26 @@ class Memory:
         )
 
     def history_size(self, key: str | None = None) -> int:
+        """History entries under `key`, or under every key when None."""
         if key is not None:
             return len(self._history[key].entries) if key in self._history else 0
         return sum(len(ns.entries) for ns in self._history.values())
 
     def knowledge_size(self, scope: str | None = None) -> int:
+        """Knowledge entries of `scope`, or of every scope when None."""
         if scope is not None:
             return len(self._knowledge[scope].entries) if scope in self._knowledge else 0
         return sum(len(ns.entries) for ns in self._knowledge.values())
 
     def checkpoint(self) -> None:
+        """Mark the current contents as what `restore()` returns to."""
         self._marks = (
             {k: len(ns.entries) for k, ns in self._history.items()},
             {k: len(ns.entries) for k, ns in self._knowledge.items()},
         )
 
     def restore(self) -> None:
+        """Drop everything added since the last `checkpoint()` (everything, if there was none)."""
         for store, marks in zip((self._history, self._knowledge), self._marks):
             for key in list(store):
                 if key in marks:

@@ -18,6 +18,9 @@ _DENIED_FUNCTIONS = {
 
 @dataclass(frozen=True)
 class SQLResult:
+    """One query's outcome: `rows` (at most `max_rows`; `truncated` when there were more) and `columns`, or
+    `ok=False` with the `error` to show the agent. `seconds` is the wall time the query took."""
+
     ok: bool
     columns: tuple[str, ...] = ()
     rows: tuple[tuple, ...] = ()
@@ -72,6 +75,7 @@ class SQLTool:
         return 1 if time.monotonic() > self._deadline else 0
 
     def run(self, sql: str) -> SQLResult:
+        """Execute `sql` within `timeout_s` seconds; every failure (syntax, refused, too slow) is `ok=False`."""
         start = time.monotonic()
         self._deadline = start + self.timeout_s
         try:
@@ -95,6 +99,7 @@ class SQLTool:
         return message
 
     def close(self) -> None:
+        """Close the connection (safe to call twice; `run` reopens it)."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -90,10 +90,13 @@ class AdviceDecisionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._proposal: Proposal | None = None
 
     def reset(self, **kwargs) -> tuple[np.ndarray, dict]:
+        """Reset the inner env; returns the first question's features and the inner info."""
         self._text, self._info = self.env.reset(**kwargs)
         return self._features(), self._info
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Settle one question with macro `action` (0, 1 or 2; ValueError otherwise), reflecting after advice.
+        The reward is the sum of the inner steps' rewards; `info["result"]` is the question's outcome."""
         if not self.action_space.contains(action):
             raise ValueError(f"action must be 0 (answer), 1 (search) or 2 (advice), got {action!r}")
         proposal = self._proposal or self.answerer.propose(self._text, self._info)

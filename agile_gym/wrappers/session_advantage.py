@@ -2,7 +2,8 @@
 
 AGILE optimizes every session (one question with its search, advice and reflection steps) as its own episode
 with the proxy reward r_i + A_i, where A_i stands for the effect of session i on the sessions after it. For QA
-the paper uses A_i = beta * 1[similar questions come later] / (similar questions already in memory + 1).
+the paper (session-level optimization, Appendix A) uses
+A_i = beta * 1[similar questions come later] / (similar questions already in memory + 1).
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ class SessionAdvantage(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._advised = False
 
     def reset(self, **kwargs) -> tuple[Any, dict]:
+        """Reset the inner env and compute A_i for its first question."""
         observation, info = self.env.reset(**kwargs)
         self._open_session(info)
         return observation, info
 
     def step(self, action):
+        """Step the inner env; on a step with `info["segment_end"]` add A_i to the reward (see the class)."""
         observation, reward, terminated, truncated, info = self.env.step(action)
         result = info.get(RESULT) or {}
         self._advised = self._advised or bool(result.get(ADVISED))
