@@ -55,6 +55,6 @@ def test_megabyte_and_binary_like_actions_are_invalid_not_errors():
     env = gym.make("agile/ProductQA-v0")
     env.reset(seed=0)
     for action in ["x" * 3_000_000, bytes(range(256)).decode("latin-1"), "\x00\ud800"]:
-        obs, reward, terminated, truncated, info = env.step(action)
+        obs, reward, _, _, info = env.step(action)
         assert info["result"]["invalid_action"] and reward == 0.0
         assert len(obs) < 10_000

@@ -28,7 +28,7 @@ def test_vectorized_with_make_vec_env():
     vec = sb3.make_vec_env(lambda: _wrapped(), n_envs=3, seed=0)
     observations = vec.reset()
     assert observations.shape == (3, len(FEATURES))
-    observations, rewards, dones, infos = vec.step(np.array([ANSWER_NOW, SEARCH, ASK_ADVICE]))
+    observations, rewards, _, _ = vec.step(np.array([ANSWER_NOW, SEARCH, ASK_ADVICE]))
     assert observations.shape == (3, len(FEATURES)) and rewards[2] == pytest.approx(0.7)
     vec.close()
 

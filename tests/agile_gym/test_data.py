@@ -105,7 +105,8 @@ def test_every_real_question_loads_and_the_built_db_matches_the_reference(produc
     for split in ("train", "test"):
         for name in list_categories(productqa_root, split):
             category = load_category(productqa_root, split, name)
-            lines = sum(1 for line in open(productqa_root / split / name / "qa.jsonl") if line.strip())
+            qa_lines = (productqa_root / split / name / "qa.jsonl").read_text(encoding="utf-8").splitlines()
+            lines = sum(1 for line in qa_lines if line.strip())
             assert len(category.questions) == lines
             total += lines
             mine = sqlite3.connect(build_product_db(category, tmp_path))

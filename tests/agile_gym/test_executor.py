@@ -31,13 +31,13 @@ def test_advice_cost_outside_unit_interval_is_rejected(cost):
 
 def test_total_score_is_accuracy_minus_cost_times_advice_rate():
     env = gym.make("agile/ProductQA-v0", advice_cost=0.3)
-    obs, info = env.reset(seed=0)
+    _, info = env.reset(seed=0)
     rewards, step = [], 0
     while True:
         action = "[SeekAdvice]" if step % 3 == 0 else "[PredictAnswer]\n[Answer]: yes"
         if info["phase"] == "reflect":
             action = "[NoInformation]"
-        obs, reward, terminated, truncated, info = env.step(action)
+        _, reward, terminated, truncated, info = env.step(action)
         if info["result"]["action"] != "NoInformation":
             rewards.append(reward)
         step += 1
@@ -51,14 +51,14 @@ def test_total_score_is_accuracy_minus_cost_times_advice_rate():
 
 def _first_repeated_question(env):
     """Seek advice on every question until a question's history shows the earlier advice."""
-    obs, info = env.reset(seed=0)
+    _, info = env.reset(seed=0)
     seen = {}
     while True:
         q = info["question"]
         if info["phase"] == "answer" and info["memory"]["history"]:
             return info, seen
         seen[(q["asin"], q["text"])] = True
-        obs, _, terminated, truncated, info = env.step("[SeekAdvice]" if info["phase"] == "answer" else "[NoInformation]")
+        _, _, terminated, truncated, info = env.step("[SeekAdvice]" if info["phase"] == "answer" else "[NoInformation]")
         assert not (terminated or truncated), "no question ever retrieved history"
 
 
@@ -126,9 +126,9 @@ def test_max_questions_truncates_and_full_session_terminates():
 
 def test_search_tool_grades_sql_results_and_reports_them():
     env = gym.make("agile/ProductQA-v0")
-    obs, info = env.reset(seed=0)
+    _, info = env.reset(seed=0)
     while info["question"]["type"] != "search_qa":
-        obs, *_, info = env.step("[PredictAnswer]\n[Answer]: yes")
+        *_, info = env.step("[PredictAnswer]\n[Answer]: yes")
     question = env.unwrapped.expert().question
     sql = question.reference_sql
     _, reward, _, _, info = env.step(f"Let me query.\n[SearchProduct]\n[SQL]: {sql}")

@@ -22,7 +22,7 @@ def test_expert_searches_with_the_reference_sql_and_answers_known_questions():
         action = expert.act(observation, info)
         if info["phase"] == "answer":
             actions.setdefault(info["question"]["type"], set()).add(action.split("\n")[0])
-        observation, _, terminated, truncated, info = env.step(action)
+        observation, *_, info = env.step(action)
     assert actions["search_qa"] == {"[SearchProduct]"}
     assert {"[PredictAnswer]", "[SeekAdvice]"} <= actions["fact_qa"]
 

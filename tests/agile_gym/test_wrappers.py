@@ -61,14 +61,12 @@ def test_similar_question_counts_match_a_pairwise_count():
     core = env.unwrapped
     items = core._items
     expected = []
+    def similar(item, other):
+        words, other_words = word_set(item.question.question), word_set(other.question.question)
+        return other.scope == item.scope and len(words & other_words) / len(words | other_words) >= 0.4
+
     for i, item in enumerate(items):
-        words = word_set(item.question.question)
-
-        def similar(other):
-            union = words | word_set(other.question.question)
-            return other.scope == item.scope and len(words & word_set(other.question.question)) / len(union) >= 0.4
-
-        expected.append((sum(similar(o) for o in items[i + 1:]), sum(similar(o) for o in items[:i])))
+        expected.append((sum(similar(item, o) for o in items[i + 1:]), sum(similar(item, o) for o in items[:i])))
     counted = []
     for _ in items:
         counted.append(core.similar_questions(0.4))
