@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from agile_gym.progress import progress_bar
 from agile_train.advantages import KLController
 from agile_train.buffer import RolloutBuffer
 from agile_train.checkpoint import latest_checkpoint, load_policy_weights, load_training_state, save_checkpoint
@@ -160,9 +161,8 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
             history.append({"iteration": iteration, **metrics})
             if logger is not None:
                 logger.log(iteration, metrics)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(reward=f"{metrics['env/reward_mean']:.3f}", kl=f"{metrics['objective/kl']:.3f}")
+            bar.update(1)
+            bar.set_postfix(reward=f"{metrics['env/reward_mean']:.3f}", kl=f"{metrics['objective/kl']:.3f}")
             if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
                 states = dist.gather(worker.state())
                 full = full_state(policy, optimizer) if dist.sharded else None
@@ -173,21 +173,12 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
                                     merged, full_state=full)
                 dist.barrier()
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         if logger is not None:
             logger.close()
         worker.close()
         dist.close()
     return history
-
-
-def progress_bar(stage: str, total: int, enabled: bool, initial: int = 0, unit: str = "it"):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(initial=initial, total=total, desc=stage, unit=unit)
 
 
 def parse_configs(argv: list[str] | None = None) -> tuple[EnvConfig, ModelConfig, PPOConfig]:

@@ -17,6 +17,7 @@ import json
 import time
 from pathlib import Path
 
+from agile_gym.results import markdown_table, metric_columns
 from agile_train.config import EnvConfig, EvalConfig, ModelConfig, PPOConfig, RecipeConfig, SFTConfig
 from agile_train.evaluate import evaluate
 from agile_train.ppo import train_ppo
@@ -65,13 +66,9 @@ def run_recipe(env: EnvConfig, model: ModelConfig, config: RecipeConfig) -> list
 
 
 def markdown(rows: list[dict]) -> str:
-    """The results table: one row per (stage, advice cost)."""
-    lines = ["| stage | advice cost | accuracy | advice rate | total score | invalid | train s | eval s |",
-             "|---|---|---|---|---|---|---|---|"]
-    for row in rows:
-        lines.append(f"| {row['stage']} | {row['advice_cost']:g} | {row['accuracy']:.3f} | {row['advice_rate']:.3f} | "
-                     f"{row['total_score']:.3f} | {row['invalid_action_rate']:.3f} | {row['train_s']} | {row['wall_s']} |")
-    return "\n".join(lines)
+    """The results table: one row per (stage, advice cost), the paper's metrics, training and evaluation seconds."""
+    return markdown_table(rows, {"stage": "stage", "advice cost": lambda row: f"{row['advice_cost']:g}",
+                                 **metric_columns(), "train s": "train_s", "eval s": "wall_s"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 import torch
 
+from agile_gym.contract import ADVISED, CORRECT, INVALID_ACTION, RESULT, REWARD, SCORED, SEGMENT_END, TASK_REWARD
 from agile_train.engines import RolloutEngine
 from agile_train.generation import Sampling
 
@@ -56,13 +57,14 @@ class EnvStats:
 
     def record(self, reward: float, info: dict) -> None:
         self.rewards.append(float(reward))
-        result = info.get("result")
-        if isinstance(result, dict) and result.get("scored"):
+        result = info.get(RESULT)
+        if isinstance(result, dict) and result.get(SCORED):
             self.questions += 1
-            self.correct += bool(result.get("correct"))
-            self.advised += bool(result.get("advised"))
-            self.invalid += bool(result.get("invalid_action"))
-            self.question_reward += float(info.get("task_reward", result.get("reward", reward)))
+            self.correct += bool(result.get(CORRECT))
+            self.advised += bool(result.get(ADVISED))
+            self.invalid += bool(result.get(INVALID_ACTION))
+            # Under the SessionAdvantage wrapper the step reward is the proxy; the env's own is TASK_REWARD.
+            self.question_reward += float(info.get(TASK_REWARD, result.get(REWARD, reward)))
 
     def summary(self) -> dict[str, float]:
         out = {"env/reward_mean": sum(self.rewards) / max(1, len(self.rewards)), "env/episodes": float(self.episodes)}
@@ -184,7 +186,7 @@ class RolloutWorker:
         segment = open_segments[index]
         segment.turns.append(turn)
         self.histories[index] = turn.prompt_ids + turn.response_ids
-        session_end = self.segment_on_info and bool(info.get("segment_end"))
+        session_end = self.segment_on_info and bool(info.get(SEGMENT_END))
         if terminated or truncated or session_end:
             if terminated:
                 segment.terminal = True

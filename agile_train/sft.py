@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from agile_gym.progress import progress_bar
 from agile_train.batching import collate, response_logprobs
 from agile_train.config import EnvConfig, ModelConfig, SFTConfig, save_configs
 from agile_train.distributed import Distributed
@@ -88,7 +89,7 @@ def train_sft(env: EnvConfig, model: ModelConfig, config: SFTConfig, progress: b
     logger = MetricLogger(output) if dist.is_main else None
     history = []
     steps = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
-    bar = _bar(progress and dist.is_main, steps)
+    bar = progress_bar("sft", steps, unit="step", enabled=progress and dist.is_main)
     policy.train()
     for epoch in range(1, config.epochs + 1):
         losses, tokens = [], 0
@@ -113,15 +114,13 @@ def train_sft(env: EnvConfig, model: ModelConfig, config: SFTConfig, progress: b
             (loss_sum,) = dist.sum(loss_sum)
             losses.append(loss_sum / max(1.0, global_tokens))
             tokens += int(global_tokens)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
         record = {"epoch": epoch, "loss/sft_avg": sum(losses) / len(losses), "tokens": tokens}
         if logger is not None:
             logger.log(epoch, record)
         history.append(record)
-    if bar is not None:
-        bar.close()
+    bar.close()
     model_state = full_state(policy)[0] if dist.sharded else None  # every process takes part in the gathering
     if not dist.is_main:
         dist.close()
@@ -134,14 +133,6 @@ def train_sft(env: EnvConfig, model: ModelConfig, config: SFTConfig, progress: b
     data.save_to_disk(str(output / "imitation_data"))
     dist.close()
     return history
-
-
-def _bar(enabled: bool, total: int):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="sft", unit="step")
 
 
 def main(argv: list[str] | None = None) -> int:
