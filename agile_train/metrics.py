@@ -7,27 +7,45 @@ import math
 import os
 from pathlib import Path
 
-# Names follow TRL where one exists, so existing dashboards and habits carry over.
+# Every name `ppo` and `sft` log, with its meaning; names follow TRL and SB3 where one exists, so existing
+# dashboards and habits carry over. tests/agile_train/test_ppo.py checks this against what a run logs.
 GLOSSARY = {
-    "objective/kl": "KL to the reference policy, summed over an action's tokens, mean over actions",
-    "objective/entropy": "policy entropy per generated token",
-    "objective/kl_coef": "coefficient of the per-token KL penalty",
+    "objective/kl": "KL to the reference policy, summed over an action's tokens, mean over actions (nats)",
+    "objective/entropy": "policy entropy per generated token during the update (nats)",
+    "objective/kl_coef": "coefficient of the per-token KL penalty in the reward",
     "policy/clipfrac_avg": "share of tokens whose probability ratio was clipped",
-    "policy/approxkl_avg": "0.5 * mean squared log-ratio between new and rollout policy",
-    "loss/policy_avg": "clipped surrogate loss",
-    "loss/value_avg": "clipped value loss",
+    "policy/approxkl_avg": "0.5 * mean squared log-ratio between the updated and the rollout policy",
+    "policy/grad_norm": "gradient norm before clipping, mean over optimizer steps",
+    "loss/policy_avg": "clipped surrogate loss, mean over micro-batches",
+    "loss/value_avg": "clipped value loss, mean over micro-batches",
+    "loss/total": "per-token total loss (policy + vf_coef * value - entropy_coef * entropy) of the first epoch",
     "val/clipfrac_avg": "share of tokens whose value prediction was clipped",
     "val/explained_variance": "1 - Var(returns - values) / Var(returns) at rollout time",
+    "val/value_mean": "mean value-head output over the rollout's tokens",
+    "tokens/response_length_mean": "mean action length in tokens",
     "env/reward_mean": "mean env reward per action",
+    "env/episodes": "episodes that ended during the rollout",
+    "env/questions": "questions settled during the rollout",
     "env/accuracy": "share of settled questions answered correctly (advice counts as correct)",
     "env/advice_rate": "share of settled questions where advice was sought",
     "env/total_score": "mean question reward (accuracy minus advice cost times advice rate)",
     "env/invalid_action_rate": "share of settled questions lost to a malformed action",
     "throughput/tokens_per_s": "generated tokens per second of rollout",
+    "time/rollout_s": "seconds of rollout (generation and env steps)",
+    "time/update_s": "seconds of the PPO update",
+    "time/iteration_s": "seconds of the whole iteration (rollout, scoring, update)",
+    "lr": "learning rate after the iteration's scheduler step",
+    "memory/params_held_m": "parameters this process holds, in millions (a shard of them under FSDP)",
+    "epoch": "SFT epoch",
+    "loss/sft_avg": "SFT negative log-likelihood per action token, mean over steps",
+    "tokens": "action tokens SFT trained on in the epoch",
 }
 
 
 class MetricLogger:
+    """Appends one record per iteration to `<run_dir>/metrics.jsonl` (NaN written as null) and writes the same
+    scalars to TensorBoard when it is installed; a resumed run drops the records after its checkpoint."""
+
     def __init__(self, run_dir: str | os.PathLike, start_iteration: int = 0, tensorboard: bool = True) -> None:
         self.path = Path(run_dir) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,5 +80,6 @@ class MetricLogger:
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
+    """The records of `<run_dir>/metrics.jsonl`, oldest first ([] when there is none)."""
     path = Path(run_dir) / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []

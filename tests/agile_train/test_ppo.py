@@ -5,9 +5,11 @@ import sys
 import pytest
 
 from agile_train.config import EnvConfig, ModelConfig, PPOConfig
-from agile_train.metrics import read_metrics
+from agile_train.metrics import GLOSSARY, read_metrics
 from agile_train.ppo import main, train_ppo
 from tests.agile_train.conftest import TOY_ENV, toy_config
+
+SFT_ONLY = {"epoch", "loss/sft_avg", "tokens"}
 
 TIMING = ("time/", "throughput/")
 
@@ -58,6 +60,7 @@ def test_run_folder_holds_config_metrics_tensorboard_and_a_loadable_adapter(tmp_
     saved = json.loads((run / "config.json").read_text())
     assert saved["model"]["lora_r"] == 4 and saved["env"]["env"] == TOY_ENV and saved["ppo"]["iterations"] == 2
     record = read_metrics(run)[-1]
+    assert set(record) - {"iteration"} == set(GLOSSARY) - SFT_ONLY, "the metric glossary and the run disagree"
     for name in ("objective/kl", "objective/entropy", "policy/clipfrac_avg", "policy/approxkl_avg", "loss/policy_avg",
                  "loss/value_avg", "val/clipfrac_avg", "val/explained_variance", "env/reward_mean",
                  "throughput/tokens_per_s"):

@@ -6,6 +6,7 @@ import pytest
 from agile_train.config import EnvConfig, EvalConfig, ModelConfig, PPOConfig, SFTConfig
 from agile_train.evaluate import evaluate
 from agile_train.imitation import COLUMNS, expert_trajectories
+from agile_train.metrics import GLOSSARY, read_metrics
 from agile_train.ppo import train_ppo
 from agile_train.sft import main, train_sft
 
@@ -41,9 +42,12 @@ def test_sft_policy_writes_valid_actions_on_held_out_questions(tmp_path):
 
 def test_lora_sft_adapter_feeds_ppo_and_evaluate(tmp_path):
     small = {**TRAIN, "max_questions": 4}
-    assert main(["--env-kwargs", json.dumps(small), "--output-dir", str(tmp_path / "sft"), "--epochs", "1",
-                 "--lora-r", "4", "--tiny-hidden-size", "64", "--max-new-tokens", "16"]) == 0
+    with pytest.warns(UserWarning, match=r"\d+ of \d+ expert actions are longer than --max-new-tokens 16"):
+        assert main(["--env-kwargs", json.dumps(small), "--output-dir", str(tmp_path / "sft"), "--epochs", "1",
+                     "--lora-r", "4", "--tiny-hidden-size", "64", "--max-new-tokens", "16"]) == 0
     sft = tmp_path / "sft"
+    (logged,) = read_metrics(sft)
+    assert set(logged) - {"iteration"} <= set(GLOSSARY) and logged["tokens"] > 0
     assert (sft / "adapter_config.json").exists() and (sft / "value_head.safetensors").exists()
     assert (sft / "imitation_data" / "dataset_info.json").exists()
     (record,) = train_ppo(EnvConfig(env_kwargs=json.dumps(small)), ModelConfig(lora_r=4, max_new_tokens=16, device="cpu"),
