@@ -28,6 +28,7 @@ from agile_gym.contract import (
     TEXT,
 )
 from agile_gym.data.types import Question
+from agile_gym.episodes import act_each, play_episodes
 from agile_gym.grading import normalize_answer
 from agile_gym.memory.retrieval import tokenize
 
@@ -162,7 +163,5 @@ def make_agent(name: str, env) -> Agent:
 
 def play_session(env, agent: Agent, seed: int | None = None) -> dict[str, Any]:
     """Run one whole session from `env.reset(seed=seed)` to its end; returns the final `info["metrics"]`."""
-    from agile_gym.episodes import act_each, play_episodes  # that module imports this one
-
     (episode,) = play_episodes([env], act_each([agent]), seeds=[seed])
     return episode.info[METRICS]

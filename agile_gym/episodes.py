@@ -13,15 +13,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import gymnasium as gym
 
-from agile_gym.agents import Agent, Reply
-
-# act(episodes, observations, infos) -> one action per episode: a `Reply` (its text is stepped and its token
-# counts are added to the episode) or the action itself (a string, or an int for a discrete wrapper).
+# act(episodes, observations, infos) -> one action per episode: a reply with a `text` attribute, such as
+# `agile_gym.agents.Reply` (its text is stepped; its `prompt_tokens`, `completion_tokens` are added to the
+# episode, its `error` ends it), or the action itself (a string, or an int for a discrete wrapper).
 ActFunction = Callable[[list[int], list[Any], list[dict]], Sequence[Any]]
+
+
+class Agent(Protocol):
+    """`agile_gym.agents.Agent`, restated: that module plays its sessions through this one."""
+
+    def act(self, observation: Any, info: dict) -> Any: ...
 
 
 class Step(NamedTuple):
@@ -91,7 +96,7 @@ def play_episodes(
     - `act` is called once per round with every running episode, in index order, and must return one action
       each; the episodes then step one after another.
     - `max_parallel`: at most this many episodes run at once (default: all); the next starts as one ends.
-    - `catch_errors=False`: any exception (making, resetting, acting, stepping) or a `Reply` carrying an
+    - `catch_errors=False`: any exception (making, resetting, acting, stepping) or a reply carrying an
       `error` is raised. `True`: it ends the episode(s) concerned with `Episode.error` set ("could not start
       the session: ...", "agent failed: ...", "env step failed: ...") and the others go on; an exception
       from `act` fails every episode of that call. Interrupts (KeyboardInterrupt) always propagate.
@@ -154,14 +159,15 @@ def play_episodes(
             episode = episodes[live.index]
             episode.wall_s += share
             action = reply
-            if isinstance(reply, Reply):
-                if reply.error is not None:
+            if hasattr(reply, "text"):
+                error = getattr(reply, "error", None)
+                if error is not None:
                     if not catch_errors:
-                        raise RuntimeError(f"agent failed on episode {live.index}: {reply.error}")
-                    end(live.index, live.env, f"agent failed: {reply.error}")
+                        raise RuntimeError(f"agent failed on episode {live.index}: {error}")
+                    end(live.index, live.env, f"agent failed: {error}")
                     continue
-                episode.prompt_tokens += reply.prompt_tokens
-                episode.completion_tokens += reply.completion_tokens
+                episode.prompt_tokens += getattr(reply, "prompt_tokens", 0)
+                episode.completion_tokens += getattr(reply, "completion_tokens", 0)
                 action = reply.text
             step_began = time.perf_counter()
             try:
