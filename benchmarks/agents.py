@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from agile_gym.agents import AGENTS, Reply
 

@@ -71,8 +71,9 @@ def _ours(model, tokenizer, prompts, new_tokens, greedy: bool) -> tuple[int, lis
 
 
 def rollout_benchmark(model_path: str, envs: int, prompt_tokens: int, new_tokens: int, repeats: int) -> dict:
-    from agile_train.models import load_tokenizer
     from transformers import AutoModelForCausalLM
+
+    from agile_train.models import load_tokenizer
 
     tokenizer = load_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path).eval()

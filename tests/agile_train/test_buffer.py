@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from agile_train.env_factory import make_envs
-from agile_train.generation import Sampling
 from agile_train.batching import collate, response_logprobs
 from agile_train.buffer import RolloutBuffer
 from agile_train.engines import TransformersEngine
+from agile_train.env_factory import make_envs
+from agile_train.generation import Sampling
 from agile_train.losses import masked_mean
 from agile_train.rollout import PromptEncoder, RolloutWorker, Segment, Turn
 from tests.agile_train.conftest import TOY_ENV
