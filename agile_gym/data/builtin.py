@@ -43,13 +43,15 @@ _SPECS = (
           ("Arc", "Beam", "Glow", "Halo", "Orbit", "Pivot"), (15, 90), ("wattage", "watt", (5, 8, 10, 12, 15)),
           ("color", ("black", "white", "silver")), ("Dimmable", "Can I dim this lamp?"),
           ("the lamp flickers at its lowest setting", ("Does this lamp flicker on the lowest setting?",
-           "Is there any flicker when the brightness is turned all the way down?", "Will it flicker if I keep it dim?")),
+           "Is there any flicker when the brightness is turned all the way down?",
+           "Will it flicker if I keep it dim?")),
           (("Cool Touch Shade", "yes", "Is this lamp safe to use in a child's bedroom?",
             "desk lamps with a cool-touch shade are safe around children because the shade does not get hot"),
            ("Light Temperature", "warm", "Is this lamp good for reading before sleep?",
             "lamps with warm light temperature suit reading before sleep because warm light disturbs sleep less"))),
     _Spec("water_bottles", "train", "water bottle", ("Aquaro", "Hydrelle", "Sipwell", "Trekflask"),
-          ("Summit", "Stream", "Tide", "Glacier", "Canyon", "Mesa"), (8, 45), ("capacity", "ounce", (12, 18, 24, 32, 40)),
+          ("Summit", "Stream", "Tide", "Glacier", "Canyon", "Mesa"), (8, 45),
+          ("capacity", "ounce", (12, 18, 24, 32, 40)),
           ("material", ("steel", "plastic", "glass")), ("Insulated", "Is this bottle insulated?"),
           ("the lid leaks when the bottle lies on its side", ("Does the lid leak if I lay the bottle down?",
            "Will water come out when it is on its side in my bag?", "Is the lid leak-proof when horizontal?")),
@@ -58,7 +60,8 @@ _SPECS = (
            ("BPA Free", "yes", "Is this bottle a good choice for a toddler's drinks?",
             "only BPA-free bottles are recommended for toddlers' drinks"))),
     _Spec("backpacks", "train", "backpack", ("Packwright", "Ridgeway", "Caravel", "Alpenko"),
-          ("Voyager", "Scout", "Nomad", "Ranger", "Drifter", "Pilot"), (25, 140), ("volume", "liter", (15, 20, 25, 30, 40)),
+          ("Voyager", "Scout", "Nomad", "Ranger", "Drifter", "Pilot"), (25, 140),
+          ("volume", "liter", (15, 20, 25, 30, 40)),
           ("material", ("nylon", "polyester", "canvas")), ("Laptop Sleeve", "Does this backpack have a laptop sleeve?"),
           ("the zippers jam when the bag is full", ("Do the zippers get stuck when the bag is packed full?",
            "Is it hard to zip when it is completely full?", "Will the zipper jam if I overpack it?")),
@@ -67,7 +70,8 @@ _SPECS = (
            ("Chest Strap", "yes", "Is this backpack comfortable for long hikes with heavy loads?",
             "a chest strap spreads heavy loads, so backpacks with one are more comfortable on long hikes"))),
     _Spec("headsets", "train", "headset", ("Sonora", "Audix", "Veltra", "Quillon"),
-          ("Echo", "Pulse", "Wave", "Nova", "Drift", "Sonic"), (20, 180), ("battery_life", "hour", (10, 15, 20, 30, 40)),
+          ("Echo", "Pulse", "Wave", "Nova", "Drift", "Sonic"), (20, 180),
+          ("battery_life", "hour", (10, 15, 20, 30, 40)),
           ("connectivity", ("bluetooth", "wired", "usb")), ("Noise Cancelling", "Does this headset cancel noise?"),
           ("the ear cushions get warm after an hour", ("Do the ear pads get hot after a while?",
            "Will my ears feel warm after wearing it for an hour?", "Do the cushions heat up during long calls?")),
@@ -85,7 +89,8 @@ _SPECS = (
            ("Aluminum Poles", "yes", "Is this tent a good pick for windy mountain camping?",
             "tents with aluminum poles stand up to strong wind better than fiberglass ones"))),
     _Spec("kettles", "test", "kettle", ("Boilwell", "Steamly", "Kettara", "Brewmont"),
-          ("Classic", "Swift", "Pour", "Gooseneck", "Studio", "Compact"), (18, 120), ("power", "watt", (900, 1200, 1500, 1800, 2200)),
+          ("Classic", "Swift", "Pour", "Gooseneck", "Studio", "Compact"), (18, 120),
+          ("power", "watt", (900, 1200, 1500, 1800, 2200)),
           ("material", ("steel", "glass", "plastic")), ("Temperature Control", "Can I set the water temperature?"),
           ("the handle gets hot near the lid", ("Does the handle get hot close to the lid?",
            "Will I burn my hand on the handle after boiling?", "Is the handle hot to touch near the top?")),
@@ -156,7 +161,8 @@ def _category_files(spec: _Spec) -> tuple[dict, dict, list[dict]]:
         for asin in rng.sample(asins, 6):
             answer = "yes" if products[asin][feature] == yes_value else "no"
             add("reasoning_qa", asin, question, answer,
-                f"{'Yes' if answer == 'yes' else 'No'}; its {feature.lower()} is {products[asin][feature]}, and {knowledge}.",
+                f"{'Yes' if answer == 'yes' else 'No'}; its {feature.lower()} is {products[asin][feature]}, "
+                f"and {knowledge}.",
                 {"knowledge": knowledge, "feature_name": feature, "feature_value": products[asin][feature]})
     for _ in range(12):
         questions.append(_search_question(spec, products, rng))
