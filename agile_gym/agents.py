@@ -131,7 +131,9 @@ class ExpertAgent:
         """Whether the prompt already answers the question: a closely retrieved history or knowledge entry
         (BM25 score >= `match_score`) contains the gold short answer (for multiple choice, the gold option's
         text) as a whole word or phrase, or the product metadata value of a feature the question names equals it."""
-        gold = normalize_answer(dict(question.options)[question.gold_short] if question.options else question.gold_short)
+        gold = normalize_answer(
+            dict(question.options)[question.gold_short] if question.options else question.gold_short
+        )
         if not gold:
             return False
         pattern = re.compile(rf"(?<!\w){re.escape(gold)}(?!\w)")

@@ -156,7 +156,8 @@ class ResultInfo(TypedDict):
     True for a correct answer or search, and for advice (the paper counts advised questions as correct);
     `advised` whether the step sought advice; `invalid_action` whether the text was no valid action now
     (counted as a wrong answer, or as no reflection); `search_results` the asins a search or search answer
-    named; `reward` the step's reward; `feedback` the executor's reply, which the next observation shows; `scored` True when the step settled the question's reward, False for a reflection step.
+    named; `reward` the step's reward; `feedback` the executor's reply, which the next observation shows;
+    `scored` True when the step settled the question's reward, False for a reflection step.
     """
 
     action: ActionName

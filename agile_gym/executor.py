@@ -262,7 +262,11 @@ class AgileEnv(gym.Env[str, str]):
         self.memory = Memory(retriever)
         self._preload_memory()
         self.memory.checkpoint()
-        examples = [example for tag, example in self._action_examples().items() if tag in self.available_actions(ANSWER_PHASE)]
+        examples = [
+            example
+            for tag, example in self._action_examples().items()
+            if tag in self.available_actions(ANSWER_PHASE)
+        ]
         self.observation_space = FreeText(MAX_OBSERVATION_LENGTH)
         self.action_space = FreeText(MAX_ACTION_LENGTH, examples=examples + ["[Reflection]: ", "", "[NoInformation]"])
         self._items: list[SessionItem] = []
@@ -442,7 +446,8 @@ class AgileEnv(gym.Env[str, str]):
         reason = action.reason if isinstance(action, InvalidAction) else f"{action_name(action)} is not a reflection"
         return Outcome(
             "invalid", invalid_action=True,
-            feedback=f"Invalid reflection ({reason}); nothing was stored. Expected {self.expected_format(REFLECT_PHASE)}.",
+            feedback=f"Invalid reflection ({reason}); nothing was stored. "
+            f"Expected {self.expected_format(REFLECT_PHASE)}.",
         )
 
     def _question_observation(self, feedback: str) -> str:

@@ -1,4 +1,5 @@
-"""Load ProductQA categories from the release layout `<root>/<split>/<category>/{qa.jsonl,schema.json,metadata.json}`."""
+"""Load ProductQA categories from the release layout
+`<root>/<split>/<category>/{qa.jsonl,schema.json,metadata.json}`."""
 
 from __future__ import annotations
 

@@ -78,11 +78,13 @@ class MedMCQAEnv(AgileEnv):
     | `hf_dataset` | str or None | None | a `datasets` hub name, local dataset folder or `save_to_disk` folder |
     | `split` | str | "validation" | the split of `hf_dataset` |
     | `advice_cost` | float | 0.4 | see `AgileEnv` |
-    | `memory_init` | path or list of paths | None | records preloaded into memory (QA pair, and `reflection` or `exp` as knowledge) |
+    | `memory_init` | path or list of paths | None | records preloaded into memory (below) |
     | `history_k`, `knowledge_k` | int | 5, 5 | entries retrieved per question |
 
-    and every other `AgileEnv` argument. With neither `data_files` nor `hf_dataset`, a built-in 40-question
-    set; giving both raises ValueError. Malformed records raise `agile_gym.data.types.DataError` naming them.
+    and every other `AgileEnv` argument. Each `memory_init` record enters memory as its QA pair, and its
+    `reflection` or `exp` field, if any, as knowledge. With neither `data_files` nor `hf_dataset`, a built-in
+    40-question set; giving both raises ValueError. Malformed records raise `agile_gym.data.types.DataError`
+    naming them.
 
     ## Example
     On the built-in set:
@@ -132,7 +134,9 @@ class MedMCQAEnv(AgileEnv):
         self.questions = load_questions(records, source)
         self._memory_init = load_questions(read_records(memory_init), str(memory_init)) if memory_init else []
         items = [SessionItem(q, _SCOPE) for q in self.questions]
-        super().__init__(items, advice_cost=advice_cost, history_k=history_k, knowledge_k=knowledge_k, **executor_kwargs)
+        super().__init__(
+            items, advice_cost=advice_cost, history_k=history_k, knowledge_k=knowledge_k, **executor_kwargs
+        )
 
     def _preload_memory(self) -> None:
         for question in self._memory_init:
@@ -151,7 +155,10 @@ class MedMCQAEnv(AgileEnv):
         return {"options": dict(item.question.options)}
 
     def _prompt(self, item: SessionItem, retrieved: Retrieved) -> str:
-        lines = ["You are a medical expert answering a multiple-choice question.", f"Reply with {self.expected_format()}."]
+        lines = [
+            "You are a medical expert answering a multiple-choice question.",
+            f"Reply with {self.expected_format()}.",
+        ]
         lines += self._memory_lines(retrieved, "Related questions answered before:")
         lines.append(f"Question: {item.question.question}\n{_option_lines(item.question)}")
         return "\n".join(lines)

@@ -63,16 +63,18 @@ class ProductQAEnv(AgileEnv):
     ## Arguments
     | Argument | Type | Default | Description |
     |---|---|---|---|
-    | `data_dir` | str, Path or None | None | `{train,test}/<category>/{qa.jsonl,schema.json,metadata.json}`, or a release root holding it as `productqa/`; None: `$AGILE_DATA_DIR/productqa`, else the built-in categories |
+    | `data_dir` | str, Path or None | None | the data (below); None: `$AGILE_DATA_DIR/productqa`, else built-in |
     | `split` | str | "test" | "train" or "test" |
     | `category` | str, list or None | None | one category, several in order, or None for every category of the split |
     | `advice_cost` | float | 0.3 | see `AgileEnv` |
     | `sql_timeout_s` | float | 1.0 | time limit of one query, > 0 |
     | `max_sql_rows` | int | 50 | rows a query returns at most, >= 50 |
-    | `db_dir` | str, Path or None | None | where product databases are built; None: `productqa_db/` in `$AGILE_CACHE_DIR` (else ~/.cache/agile) |
+    | `db_dir` | str, Path or None | None | where product databases are built; None: `productqa_db/` (see below) |
 
-    and every `AgileEnv` argument (`history_k` and `knowledge_k` default to 3). Missing or malformed data
-    raises `agile_gym.data.types.DataError` naming the file and line.
+    and every `AgileEnv` argument (`history_k` and `knowledge_k` default to 3). `data_dir` holds
+    `{train,test}/<category>/{qa.jsonl,schema.json,metadata.json}`, or is a release root holding that as
+    `productqa/`. `db_dir=None` puts `productqa_db/` in `$AGILE_CACHE_DIR` (else ~/.cache/agile). Missing or
+    malformed data raises `agile_gym.data.types.DataError` naming the file and line.
 
     ## Example
     On the built-in data (`$AGILE_DATA_DIR` unset):
@@ -116,14 +118,21 @@ class ProductQAEnv(AgileEnv):
         **executor_kwargs: Any,
     ) -> None:
         root = task_data_dir("productqa", data_dir) or builtin_productqa_root()
-        names = list_categories(root, split) if category is None else [category] if isinstance(category, str) else list(category)
+        if category is None:
+            names = list_categories(root, split)
+        else:
+            names = [category] if isinstance(category, str) else list(category)
         self.categories: dict[str, Category] = {name: load_category(root, split, name) for name in names}
         self._sql = {
             name: SQLTool(build_product_db(cat, db_dir), name, timeout_s=sql_timeout_s, max_rows=max_sql_rows)
             for name, cat in self.categories.items()
         }
         self._titles = {
-            name: {str(meta.get("title", "")).casefold(): asin for asin, meta in cat.products.items() if meta.get("title")}
+            name: {
+                str(meta.get("title", "")).casefold(): asin
+                for asin, meta in cat.products.items()
+                if meta.get("title")
+            }
             for name, cat in self.categories.items()
         }
         self._schema_text = {name: _schema_text(cat) for name, cat in self.categories.items()}
@@ -186,7 +195,10 @@ class ProductQAEnv(AgileEnv):
         shown = ", ".join(f"{a} ({category.title_of(a)})" for a in found[:10])
         more = f" and {len(found) - 10} more" if len(found) > 10 else ""
         capped = f" (capped at {len(result.rows)} rows)" if result.truncated else ""
-        feedback = f"SQL returned {len(found)} product(s){capped}: {shown}{more}" if found else "SQL returned no product."
+        if found:
+            feedback = f"SQL returned {len(found)} product(s){capped}: {shown}{more}"
+        else:
+            feedback = "SQL returned no product."
         return Outcome(
             "SearchProduct", correct=search_correct(found, item.question.gold_products), feedback=feedback,
             search_results=tuple(found), memory_answer=", ".join(found) or "none",
