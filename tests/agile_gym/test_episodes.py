@@ -81,8 +81,12 @@ def test_caught_failures_end_only_their_own_episode():
 
     ended = []
     episodes = play_episodes(envs, act, catch_errors=True, close=True, on_end=ended.append)
-    assert [e.error for e in episodes] == [None, "env step failed: RuntimeError: broken env",
-                                           "could not start the session: OSError: no data", "agent failed: endpoint down"]
+    assert [e.error for e in episodes] == [
+        None,
+        "env step failed: RuntimeError: broken env",
+        "could not start the session: OSError: no data",
+        "agent failed: endpoint down",
+    ]
     assert episodes[0].total_reward == 3.0 and episodes[1].steps == 1
     assert [e.index for e in ended] == [2, 3, 1, 0]  # in the order they ended
     assert [envs[i].closed for i in (0, 1, 3)] == [1, 1, 1]

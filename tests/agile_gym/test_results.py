@@ -47,7 +47,7 @@ def test_the_tradeoff_plot_draws_both_headline_figures_labelled(monkeypatch, tmp
 
 def test_the_tradeoff_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
-    path = plot_tradeoff([{"policy": "p", "advice_cost": 0.3, "advice_rate": 0.5, "accuracy": 0.9, "total_score": 0.75}],
-                         tmp_path / "t.png", series=lambda row: row["policy"])
+    point = {"policy": "p", "advice_cost": 0.3, "advice_rate": 0.5, "accuracy": 0.9, "total_score": 0.75}
+    path = plot_tradeoff([point], tmp_path / "t.png", series=lambda row: row["policy"])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -31,7 +31,8 @@ def fixed_samples(vocab: int) -> list[Sample]:
         response = torch.randint(3, vocab, (1 + i % 5,), generator=draw).tolist()
         n = len(response)
         samples.append(Sample(prompt, response, old_logprobs=-torch.rand(n, generator=draw) * 4,
-                              ref_logprobs=-torch.rand(n, generator=draw) * 4, old_values=torch.randn(n, generator=draw),
+                              ref_logprobs=-torch.rand(n, generator=draw) * 4,
+                              old_values=torch.randn(n, generator=draw),
                               advantages=torch.randn(n, generator=draw), returns=torch.randn(n, generator=draw)))
     return samples
 

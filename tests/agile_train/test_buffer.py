@@ -71,8 +71,9 @@ def test_kl_to_the_adapter_disabled_reference_is_zero_at_initialization(toy_poli
 def _collect(toy_policy, bootstrap: bool):
     tokenizer, policy = toy_policy
     envs = make_envs(TOY_ENV, {"length": 6, "segment_every": 2}, 2)
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64), TransformersEngine(policy, tokenizer, CPU),
-                           Sampling(2, 1.0), seed=0, generator=torch.Generator().manual_seed(0),
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64),
+                           TransformersEngine(policy, tokenizer, CPU), Sampling(2, 1.0),
+                           seed=0, generator=torch.Generator().manual_seed(0),
                            bootstrap_terminal_segments=bootstrap)
     try:
         return worker.collect(5)
@@ -118,8 +119,9 @@ def test_a_slow_env_step_does_not_stall_the_other_copies(toy_policy):
     tokenizer, policy = toy_policy
     shared = {"event": threading.Event(), "lock": threading.Lock()}
     envs = [WaitingEnv(i, shared, steps=3, copies=3) for i in range(3)]
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64), TransformersEngine(policy, tokenizer, CPU),
-                           Sampling(1, 1.0), seed=0, generator=torch.Generator().manual_seed(0),
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64),
+                           TransformersEngine(policy, tokenizer, CPU), Sampling(1, 1.0),
+                           seed=0, generator=torch.Generator().manual_seed(0),
                            bootstrap_terminal_segments=True, env_wait_s=0.01)
     try:
         segments, stats, _ = worker.collect(3)
@@ -132,8 +134,9 @@ def test_a_slow_env_step_does_not_stall_the_other_copies(toy_policy):
 def test_concat_context_extends_the_sampled_ids_and_restarts_at_segment_end(toy_policy):
     tokenizer, policy = toy_policy
     envs = make_envs(TOY_ENV, {"length": 6, "segment_every": 3}, 1)
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "concat", 512), TransformersEngine(policy, tokenizer, CPU),
-                           Sampling(3, 1.0), seed=0, generator=torch.Generator().manual_seed(0),
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "concat", 512),
+                           TransformersEngine(policy, tokenizer, CPU), Sampling(3, 1.0),
+                           seed=0, generator=torch.Generator().manual_seed(0),
                            bootstrap_terminal_segments=True)
     try:
         segments, _, _ = worker.collect(4)

@@ -91,7 +91,8 @@ def test_fsdp_ppo_checkpoint_loads_unsharded_and_resumes_on_one_process(tmp_path
     config = json.loads((run / "config.json").read_text())
     assert config["ppo"]["fsdp"] is False  # sharding came from the accelerate config, not the command line
     adapter = load_file(str(checkpoint / "policy" / "adapter_model.safetensors"))
-    base = AutoModelForCausalLM.from_pretrained(json.loads((checkpoint / "trainer_state.json").read_text())["model_path"])
+    model_path = json.loads((checkpoint / "trainer_state.json").read_text())["model_path"]
+    base = AutoModelForCausalLM.from_pretrained(model_path)
     model = PeftModel.from_pretrained(base, checkpoint / "policy")
     for name, tensor in adapter.items():  # the whole adapter, not one rank's shard
         key = name.replace(".weight", ".default.weight")

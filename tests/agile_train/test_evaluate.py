@@ -39,7 +39,8 @@ def test_metrics_are_weighted_by_questions():
     report = aggregate([small, large], [0.7, 0.0])
     assert report["accuracy"] == pytest.approx(0.25) and report["total_score"] == pytest.approx(0.175)
     fact = report["per_type"]["fact_qa"]
-    assert fact["questions"] == 4 and fact["accuracy"] == pytest.approx(0.25) and fact["advice_rate"] == pytest.approx(0.25)
+    assert fact["questions"] == 4
+    assert fact["accuracy"] == pytest.approx(0.25) and fact["advice_rate"] == pytest.approx(0.25)
 
 
 def test_a_missing_adapter_is_a_clear_error(tmp_path, capsys):

@@ -42,7 +42,8 @@ def test_resumed_run_continues_exactly_like_an_uninterrupted_one(tmp_path, lora_
     train_ppo(*toy_config(tmp_path / "split", iterations=2, **common), progress=False)
     # Only the run folder, the iteration count and the device are given: the saved configs supply the rest.
     resumed = train_ppo(EnvConfig(), ModelConfig(device="cpu"),
-                        PPOConfig(output_dir=str(tmp_path / "split" / "run"), iterations=4, resume=True), progress=False)
+                        PPOConfig(output_dir=str(tmp_path / "split" / "run"), iterations=4, resume=True),
+                        progress=False)
     assert [r["iteration"] for r in resumed] == [3, 4]
     assert [_comparable(r) for r in resumed] == [_comparable(r) for r in full[2:]]
     logged = read_metrics(tmp_path / "split" / "run")

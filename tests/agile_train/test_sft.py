@@ -50,11 +50,16 @@ def test_lora_sft_adapter_feeds_ppo_and_evaluate(tmp_path):
     assert set(logged) - {"iteration"} <= set(GLOSSARY) and logged["tokens"] > 0
     assert (sft / "adapter_config.json").exists() and (sft / "value_head.safetensors").exists()
     assert (sft / "imitation_data" / "dataset_info.json").exists()
-    (record,) = train_ppo(EnvConfig(env_kwargs=json.dumps(small)), ModelConfig(lora_r=4, max_new_tokens=16, device="cpu"),
-                          PPOConfig(init_adapter=str(sft), output_dir=str(tmp_path / "ppo"), iterations=1, num_envs=2,
-                                    steps_per_env=2), progress=False)
-    assert record["objective/kl"] == pytest.approx(0.0, abs=1e-5), "the reference is not the base model under the adapter"
-    report = evaluate(EnvConfig(env_kwargs=json.dumps({**HELD_OUT, "max_questions": 2})), ModelConfig(max_new_tokens=16),
+    (record,) = train_ppo(EnvConfig(env_kwargs=json.dumps(small)),
+                          ModelConfig(lora_r=4, max_new_tokens=16, device="cpu"),
+                          PPOConfig(init_adapter=str(sft), output_dir=str(tmp_path / "ppo"), iterations=1,
+                                    num_envs=2, steps_per_env=2),
+                          progress=False)
+    assert record["objective/kl"] == pytest.approx(0.0, abs=1e-5), (
+        "the reference is not the base model under the adapter"
+    )
+    report = evaluate(EnvConfig(env_kwargs=json.dumps({**HELD_OUT, "max_questions": 2})),
+                      ModelConfig(max_new_tokens=16),
                       EvalConfig(adapter=str(tmp_path / "ppo")), progress=False)
     assert report["questions"] == 2
 
@@ -64,5 +69,5 @@ def test_sft_refuses_a_dataset_without_the_needed_columns(tmp_path):
 
     Dataset.from_dict({"text": ["x"]}).save_to_disk(str(tmp_path / "bad"))
     with pytest.raises(ValueError, match="lacks columns"):
-        train_sft(EnvConfig(), ModelConfig(), SFTConfig(dataset=str(tmp_path / "bad"), output_dir=str(tmp_path / "out")),
-                  progress=False)
+        train_sft(EnvConfig(), ModelConfig(),
+                  SFTConfig(dataset=str(tmp_path / "bad"), output_dir=str(tmp_path / "out")), progress=False)
