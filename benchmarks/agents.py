@@ -64,7 +64,9 @@ class AgentPool:
         if self.batch is not None:
             replies = list(self.batch.act_batch(observations, infos))
             if len(replies) != len(keys):
-                raise RuntimeError(f"{self.spec}: act_batch returned {len(replies)} replies for {len(keys)} observations")
+                raise RuntimeError(
+                    f"{self.spec}: act_batch returned {len(replies)} replies for {len(keys)} observations"
+                )
             return [reply if isinstance(reply, Reply) else Reply(reply) for reply in replies]
         replies = []
         for key, observation, info in zip(keys, observations, infos):

@@ -133,8 +133,12 @@ def main(argv: list[str] | None = None) -> None:
     print("\n" + markdown_table(rows, {
         "env": "env", "entries": "entries", "median step ms": "median_step_ms", "p90 step ms": "p90_step_ms",
         "reset ms": lambda r: cell(r["reset_ms"], 2), "retrieve ms (bm25)": "retrieve_ms_bm25",
-        "retrieve ms (bm25s, rebuilt)": lambda r: cell(r["retrieve_ms_bm25s"], 2) if r["retrieve_ms_bm25s"] else "skipped",
-        "bm25s / bm25": lambda r: f"{r['retrieve_ms_bm25s'] / r['retrieve_ms_bm25']:.0f}x" if r["retrieve_ms_bm25s"] else "-",
+        "retrieve ms (bm25s, rebuilt)": (
+            lambda r: cell(r["retrieve_ms_bm25s"], 2) if r["retrieve_ms_bm25s"] else "skipped"
+        ),
+        "bm25s / bm25": (
+            lambda r: f"{r['retrieve_ms_bm25s'] / r['retrieve_ms_bm25']:.0f}x" if r["retrieve_ms_bm25s"] else "-"
+        ),
     }))
     print(f"\nMedMCQA memory_init of {init['records']} records: construction {init['construct_s']:.2f} s "
           f"(once per env), reset {init['reset_ms']:.2f} ms median after a 40-question session")

@@ -22,7 +22,8 @@ def along_session(sessions: list[dict], bins: int = BINS) -> dict[str, dict[str,
         n = len(trace["correct"])
         if n == 0:
             continue
-        label = f"{spec['agent']} c={spec['advice_cost']:g}" + ("" if spec["ablation"] == "full" else f" w/o {spec['ablation']}")
+        label = f"{spec['agent']} c={spec['advice_cost']:g}"
+        label += "" if spec["ablation"] == "full" else f" w/o {spec['ablation']}"
         slot = pooled.setdefault(label, {key: np.zeros(bins) for key in ("count", "correct", "advised")})
         which = np.minimum((np.arange(n) * bins) // n, bins - 1)
         slot["count"] += np.bincount(which, minlength=bins)

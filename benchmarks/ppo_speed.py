@@ -6,15 +6,15 @@
 Rollout: the same 8 prompts (256 tokens each) and sampling settings through (a) `generate` one env at a time,
 as LlamaGym-style loops do, (b) batched `generate`, and (c) our batched sampler (`agile_train.generation`).
 Greedy decoding, so all three produce the same tokens (compared token for token); the three are interleaved
-within each repeat and medians reported, because this machine's speed drifts. Update: one PPO minibatch (forward, backward,
-optimizer step) at batch sizes 1/4/16, LoRA vs full fine-tuning, each case in a fresh process so its peak
-memory (max RSS) is its own.
+within each repeat and medians reported, because this machine's speed drifts. Update: one PPO minibatch
+(forward, backward, optimizer step) at batch sizes 1/4/16, LoRA vs full fine-tuning, each case in a fresh
+process so its peak memory (max RSS) is its own.
 
 Scaling (--sections envs processes): Gymnasium's sync vs async vector env stepping agile/ProductQA-v0; the
-trainer's rollout with env steps that take time (tool calls of 0-2x `--latency-ms`, one in ten 10x), waiting for every env
-copy before generating (sync) vs generating for the copies that are ready (async, `--env-wait-s 0`); and
-`python -m agile_train.ppo` on one process vs two (`accelerate launch`, data parallel and `--fsdp`), the same
-global batch.
+trainer's rollout with env steps that take time (tool calls of 0-2x `--latency-ms`, one in ten 10x), waiting
+for every env copy before generating (sync) vs generating for the copies that are ready (async,
+`--env-wait-s 0`); and `python -m agile_train.ppo` on one process vs two (`accelerate launch`, data parallel
+and `--fsdp`), the same global batch.
 """
 
 from __future__ import annotations
@@ -143,7 +143,8 @@ def update_benchmark(model_path: str, prompt_tokens: int, new_tokens: int, repea
     for batch in batches:
         for lora_r in lora_ranks:
             with context.Pool(1) as pool:
-                rows.append(pool.apply(_update_case, ((model_path, lora_r, batch, prompt_tokens, new_tokens, repeats),)))
+                case = (model_path, lora_r, batch, prompt_tokens, new_tokens, repeats)
+                rows.append(pool.apply(_update_case, (case,)))
     return rows
 
 
@@ -194,7 +195,9 @@ def vector_env_benchmark(num_envs: int, steps: int, repeats: int) -> list[dict]:
     return rows
 
 
-def overlap_benchmark(num_envs: int, steps_per_env: int, latency_ms: float, new_tokens: int, repeats: int) -> list[dict]:
+def overlap_benchmark(
+    num_envs: int, steps_per_env: int, latency_ms: float, new_tokens: int, repeats: int
+) -> list[dict]:
     """Rollout wall time with slow env steps: wait for every copy (sync) vs generate for ready copies (async)."""
     from agile_train.config import ModelConfig
     from agile_train.engines import TransformersEngine
@@ -214,8 +217,9 @@ def overlap_benchmark(num_envs: int, steps_per_env: int, latency_ms: float, new_
     for repeat in range(repeats):
         for name, wait in zip(times, (-1.0, 0.0)):
             SlowToolProductQA.copies = repeat * num_envs  # both modes meet the same latencies
-            worker = RolloutWorker(make_envs(env_id, kwargs, num_envs), encoder, TransformersEngine(policy, tokenizer, cpu),
-                                   sampling, seed=repeat, generator=torch.Generator().manual_seed(repeat),
+            worker = RolloutWorker(make_envs(env_id, kwargs, num_envs), encoder,
+                                   TransformersEngine(policy, tokenizer, cpu), sampling,
+                                   seed=repeat, generator=torch.Generator().manual_seed(repeat),
                                    bootstrap_terminal_segments=True, env_wait_s=wait)
             began = time.perf_counter()
             worker.collect(steps_per_env)
@@ -273,9 +277,11 @@ def main(argv: list[str] | None = None) -> int:
                     "machine": {"platform": platform.platform(), "cpus": multiprocessing.cpu_count(),
                                 "torch": torch.__version__, "threads": torch.get_num_threads()}}
     with tempfile.TemporaryDirectory() as scratch:
-        model_path = args.model or tiny_model(Path(scratch) / "tiny") if {"rollout", "update"} & set(args.sections) else ""
+        needs_model = {"rollout", "update"} & set(args.sections)
+        model_path = (args.model or tiny_model(Path(scratch) / "tiny")) if needs_model else ""
         if "rollout" in args.sections:
-            report["rollout"] = rollout_benchmark(model_path, args.envs, args.prompt_tokens, args.new_tokens, args.repeats)
+            report["rollout"] = rollout_benchmark(model_path, args.envs, args.prompt_tokens, args.new_tokens,
+                                                  args.repeats)
             print_rollout(report["rollout"], args)
         if "update" in args.sections:
             report["update"] = update_benchmark(model_path, args.prompt_tokens, args.new_tokens, args.repeats)
@@ -289,8 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         sync, asynchronous = (row["env_steps_per_s"] for row in report["vector_envs"])
         print(f"async / sync: {asynchronous / sync:.2f}x")
         report["overlap"] = overlap_benchmark(args.envs, 4, args.latency_ms, 16, args.repeats)
-        print(f"\nTrainer rollout, {args.envs} env copies x 4 steps, env steps of 0-{2 * args.latency_ms:g} ms and one in "
-              f"ten {10 * args.latency_ms:g} ms, tiny model, up to 16 new tokens (median of {args.repeats}):")
+        print(f"\nTrainer rollout, {args.envs} env copies x 4 steps, env steps of 0-{2 * args.latency_ms:g} ms "
+              f"and one in ten {10 * args.latency_ms:g} ms, tiny model, up to 16 new tokens "
+              f"(median of {args.repeats}):")
         print("| mode | rollout s |\n|---|---|")
         for row in report["overlap"]:
             print(f"| {row['mode']} | {row['rollout_s']:.2f} |")
@@ -322,7 +329,8 @@ def print_rollout(rollout: dict, args) -> None:
     for name, rate in rollout["tokens_per_s"].items():
         print(f"| {name} | {rate:.0f} |")
     print(f"ours / one-at-a-time: {rollout['ratio_vs_one_at_a_time']:.2f}x; ours / batched generate: "
-          f"{rollout['ratio_vs_batched_generate']:.2f}x; greedy tokens equal: {rollout['greedy_tokens_match_generate']}")
+          f"{rollout['ratio_vs_batched_generate']:.2f}x; "
+          f"greedy tokens equal: {rollout['greedy_tokens_match_generate']}")
 
 
 def print_update(update: list[dict], args) -> None:

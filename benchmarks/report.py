@@ -93,7 +93,10 @@ def headline_rows(rows: list[dict]) -> list[dict]:
     """Per (agent, cost, ablation): its two headline rows where it has several categories, else its one session.
     The results table and the trade-off plot both show exactly these."""
     several = {(r["agent"], r["advice_cost"], r["ablation"]) for r in rows if r["category"] in HEADLINE}
-    return [r for r in rows if r["category"] in HEADLINE or (r["agent"], r["advice_cost"], r["ablation"]) not in several]
+    return [
+        r for r in rows
+        if r["category"] in HEADLINE or (r["agent"], r["advice_cost"], r["ablation"]) not in several
+    ]
 
 
 def render_markdown(report: dict) -> str:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-CITATION = 'Feng et al., "AGILE: A Novel Reinforcement Learning Framework of LLM Agents", NeurIPS 2024, arXiv 2405.14751'
+CITATION = (
+    'Feng et al., "AGILE: A Novel Reinforcement Learning Framework of LLM Agents", NeurIPS 2024, arXiv 2405.14751'
+)
 
 
 @dataclass(frozen=True)

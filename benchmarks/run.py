@@ -38,7 +38,8 @@ DEFAULT_AGENTS = ["always-advice", "never-advice", "expert"]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=__doc__.split("\n\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     env = parser.add_argument_group("environment")
     env.add_argument("--env", default="agile/ProductQA-v0", help="registered env id (default: %(default)s)")
     env.add_argument("--data-dir", help="ProductQA release root (holds productqa/ or {train,test}/); default: "
@@ -117,7 +118,9 @@ def plan(args: argparse.Namespace, agents: list[str], options: AgentOptions) -> 
         categories = [("all", {})]
     else:
         categories = [(name, {"category": name}) for name in names]
-    agent_options = {k: v for k, v in asdict(options).items() if k not in ("env", "env_kwargs", "device", "concurrency")}
+    agent_options = {
+        k: v for k, v in asdict(options).items() if k not in ("env", "env_kwargs", "device", "concurrency")
+    }
     return [SessionSpec(agent=agent, advice_cost=float(cost), ablation=ablation, category=label, env=args.env,
                         env_kwargs={**kwargs, **extra, "advice_cost": float(cost), **ablation_kwargs(ablation)},
                         agent_options=agent_options if ":" in agent else {}, seed=args.seed)
