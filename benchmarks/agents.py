@@ -53,10 +53,13 @@ class AgentPool:
         self._sessions: dict[str, Any] = {}
 
     def open(self, key: str, env) -> None:
+        """Start session `key`: a per-session agent gets a fresh instance made from `env`; a batch agent
+        needs nothing. Errors of the agent's constructor propagate."""
         if self.per_session is not None:
             self._sessions[key] = self.per_session(env)
 
     def close(self, key: str) -> None:
+        """Forget session `key`'s agent; a key never opened or already closed is ignored."""
         self._sessions.pop(key, None)
 
     def act(self, keys: list[str], observations: list[str], infos: list[dict]) -> list[Reply]:
@@ -78,6 +81,9 @@ class AgentPool:
 
 
 def make_agent(spec: str, options: AgentOptions) -> AgentPool:
+    """The `AgentPool` for one `--agent` spec (see the module docstring for the forms). Raises ValueError for
+    an unknown spec, a missing optional package (train extra, openai) or a user class without `act` /
+    `act_batch`; loading an hf: model may raise whatever loading raises (OSError for a missing model...)."""
     if spec in AGENTS:
         return AgentPool(spec, per_session=AGENTS[spec], description={"kind": "scripted"})
     if spec.startswith("hf:"):

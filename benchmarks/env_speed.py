@@ -47,6 +47,9 @@ def _fill(memory: Memory, entries: list[str], keys: list[str], scope: str) -> No
 
 
 def time_env_steps(env_id: str, env_kwargs: dict, size: int, steps: int, seed: int = 0) -> dict:
+    """Step times of `env_id` with `size` memory entries preloaded, always answering `ANSWER`: the median
+    and 90th percentile over the first `steps` steps (`median_step_ms`, `p90_step_ms`, milliseconds) and one
+    `reset_ms` (milliseconds) after them."""
     env = gym.make(env_id, **env_kwargs)
     core = env.unwrapped
     texts = [item.question.question for item in core._all_items]
@@ -67,6 +70,9 @@ def time_env_steps(env_id: str, env_kwargs: dict, size: int, steps: int, seed: i
 
 
 def time_retrieval(retriever: str, size: int, texts: list[str], queries: int, seed: int = 0) -> dict:
+    """Latency of memory with the `retriever` ('bm25', 'bm25s'...; ValueError for an unknown name) holding
+    `size` entries: `median_add_ms` to add one knowledge entry and `median_retrieve_ms` to retrieve for one
+    question, medians over `queries` add-then-retrieve rounds, in milliseconds."""
     memory = Memory(retriever)
     entries = _corpus(size + queries, texts, seed)
     _fill(memory, entries[:size], ["p0", "p1", "p2", "p3"], "scope")
@@ -82,7 +88,8 @@ def time_retrieval(retriever: str, size: int, texts: list[str], queries: int, se
 
 
 def time_memory_init(records: int) -> dict:
-    """MedMCQA with `records` preloaded QA pairs (+ one knowledge entry each): construction once, then resets."""
+    """MedMCQA with `records` preloaded QA pairs (+ one knowledge entry each): `construct_s`, the env's
+    construction in seconds, and `reset_ms`, the median of 5 resets after a session, in milliseconds."""
     from agile_gym.data.builtin_medmcqa import builtin_medmcqa_records
 
     base = builtin_medmcqa_records()
@@ -106,6 +113,8 @@ def time_memory_init(records: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point: time every env and memory size, print one JSON line per row and then a
+    markdown table, and write all rows to `--output` (JSON). Returns None."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000, 100000], help="memory entries")
     parser.add_argument("--steps", type=int, default=300, help="env steps timed per size (default: %(default)s)")

@@ -16,6 +16,12 @@ from agile_gym.agents import Reply
 
 
 class OpenAIChatAgent:
+    """A batch agent sending each observation as one user message (after `system_prompt`, if given) to
+    `model` at `base_url` (None: the openai client's default), at most `concurrency` requests at once.
+
+    The key is read from `$api_key_env`. Raises ValueError when the openai package is missing, or when the key
+    is unset and no `base_url` is given. `timeout_s` is seconds per request; `retries` the client's retries."""
+
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  max_new_tokens: int = 256, temperature: float = 0.0, timeout_s: float = 60.0, retries: int = 3,
                  concurrency: int = 8, system_prompt: str | None = None) -> None:
@@ -36,6 +42,8 @@ class OpenAIChatAgent:
         self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="openai-agent")
 
     def act_batch(self, observations: list[str], infos: list[dict[str, Any]] | None = None) -> list[Reply]:
+        """One `Reply` per observation, in order, with the endpoint's prompt and completion token counts.
+        `infos` is ignored. Never raises for a failing endpoint: that reply has empty text and `error` set."""
         return list(self.pool.map(self._ask, observations))
 
     def _ask(self, observation: str) -> Reply:
@@ -54,5 +62,7 @@ class OpenAIChatAgent:
                      usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
 
     def describe(self) -> dict[str, Any]:
+        """The settings recorded in results.json (kind, model, base_url, sampling, timeout_s, retries), never
+        the key."""
         return {"kind": "openai", "model": self.model, "base_url": self.base_url, "temperature": self.temperature,
                 "max_new_tokens": self.max_new_tokens, "timeout_s": self.timeout_s, "retries": self.retries}

@@ -37,6 +37,8 @@ def along_session(sessions: list[dict], bins: int = BINS) -> dict[str, dict[str,
 
 
 def plot_session_curves(sessions: list[dict], path: str | os.PathLike) -> Path:
+    """Draw `along_session(sessions)` (accuracy left, advice rate right, one line per agent, cost and
+    ablation) and write it as a PNG to `path`; returns the path. ImportError when matplotlib is missing."""
     plt = pyplot()
     curves = along_session(sessions)
     progress = (np.arange(BINS) + 0.5) * 100 / BINS

@@ -33,6 +33,8 @@ import torch
 
 
 def tiny_model(directory: Path, layers: int = 4, hidden: int = 256) -> str:
+    """Save a randomly initialised `layers`-layer, `hidden`-wide Llama, with a 1000-token tokenizer fit to a
+    synthetic corpus, under `directory`; returns the folder's path as a string (loadable with `from_pretrained`)."""
     from agile_train.tiny import build_tiny_model
 
     corpus = [f"question {i} about product {i % 17} with answer {i % 5} and some more words" for i in range(400)]
@@ -40,6 +42,8 @@ def tiny_model(directory: Path, layers: int = 4, hidden: int = 256) -> str:
 
 
 def prompts_for(tokenizer, count: int, length: int, seed: int = 0) -> list[list[int]]:
+    """`count` prompts of `length` token ids each, drawn uniformly above the low ids that special tokens
+    take; the same `seed` gives the same prompts."""
     generator = torch.Generator().manual_seed(seed)
     low = max(4, len(tokenizer.all_special_ids) + 1)
     return [torch.randint(low, len(tokenizer), (length,), generator=generator).tolist() for _ in range(count)]
@@ -71,6 +75,9 @@ def _ours(model, tokenizer, prompts, new_tokens, greedy: bool) -> tuple[int, lis
 
 
 def rollout_benchmark(model_path: str, envs: int, prompt_tokens: int, new_tokens: int, repeats: int) -> dict:
+    """Generation speed for `envs` prompts of `prompt_tokens` tokens and up to `new_tokens` new tokens, greedy:
+    `tokens_per_s` (new tokens per second, median of `repeats`) for each variant, our sampler's ratios to
+    the other two, whether its tokens equal batched `generate`'s, the new tokens produced, and the settings."""
     from transformers import AutoModelForCausalLM
 
     from agile_train.models import load_tokenizer
@@ -138,6 +145,9 @@ def _update_case(args: tuple) -> dict:
 
 def update_benchmark(model_path: str, prompt_tokens: int, new_tokens: int, repeats: int,
                      batches=(1, 4, 16), lora_ranks=(16, 0)) -> list[dict]:
+    """One PPO minibatch step per (batch size, LoRA rank; 0 = full fine-tuning), each in a fresh process.
+    Each row: mode, batch, `step_s` (seconds, median of `repeats`), `tokens_per_s` (prompt plus response
+    tokens per second), `trainable_params` and `peak_rss_mb` (that process's peak resident memory, MB)."""
     context = multiprocessing.get_context("spawn")
     rows = []
     for batch in batches:
@@ -175,6 +185,9 @@ class SlowToolProductQA:
 
 
 def vector_env_benchmark(num_envs: int, steps: int, repeats: int) -> list[dict]:
+    """Gymnasium's sync and async vector env over `num_envs` copies of agile/ProductQA-v0 (train split),
+    `steps` steps each: one row per mode with `env_steps_per_s` (env steps per second over all copies,
+    median of `repeats`)."""
     import gymnasium as gym
 
     import agile_gym  # noqa: F401
@@ -198,7 +211,9 @@ def vector_env_benchmark(num_envs: int, steps: int, repeats: int) -> list[dict]:
 def overlap_benchmark(
     num_envs: int, steps_per_env: int, latency_ms: float, new_tokens: int, repeats: int
 ) -> list[dict]:
-    """Rollout wall time with slow env steps: wait for every copy (sync) vs generate for ready copies (async)."""
+    """Rollout wall time with slow env steps: wait for every copy (sync) vs generate for ready copies (async).
+    One row per mode with `rollout_s`, the seconds to collect `steps_per_env` steps per copy (median of
+    `repeats`)."""
     from agile_train.config import ModelConfig
     from agile_train.engines import TransformersEngine
     from agile_train.env_factory import env_text, make_envs
@@ -231,7 +246,9 @@ def overlap_benchmark(
 
 def process_benchmark(iterations: int, num_envs: int) -> list[dict]:
     """`agile_train.ppo` on one process (all cores) vs two processes (one core each), data parallel and fully
-    sharded (FSDP), same global batch."""
+    sharded (FSDP), same global batch. One row per setup with `iteration_s` (seconds per PPO iteration,
+    median after the first), `env_steps_per_s` and `params_held_m` (millions of parameters per process).
+    A failed run raises subprocess.CalledProcessError."""
     import os
     import subprocess
     import sys
@@ -261,6 +278,8 @@ def process_benchmark(iterations: int, num_envs: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: measure the `--sections` asked for, print their markdown tables and write
+    the report as JSON to `--output`; returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="", help="HF folder or hub name; default: a 4-layer 256-wide tiny Llama")
     parser.add_argument("--envs", type=int, default=8)
@@ -323,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_rollout(rollout: dict, args) -> None:
+    """Print `rollout_benchmark`'s result to stdout: a heading, a markdown table of new tokens per second
+    by variant and the speed ratios; `args` supplies the settings shown in the heading."""
     print(f"\nRollout, {args.envs} envs x {args.prompt_tokens}-token prompts, up to {args.new_tokens} new tokens, "
           f"greedy ({rollout['new_tokens_produced']} produced; median of {args.repeats}):")
     print("| variant | new tokens/s |\n|---|---|")
@@ -334,6 +355,7 @@ def print_rollout(rollout: dict, args) -> None:
 
 
 def print_update(update: list[dict], args) -> None:
+    """Print `update_benchmark`'s rows to stdout as a markdown table under a heading built from `args`."""
     print(f"\nUpdate step ({args.prompt_tokens} + {args.new_tokens} tokens per action):")
     print("| mode | batch | step s | tokens/s | trainable params | peak RSS MB |\n|---|---|---|---|---|---|")
     for row in update:

@@ -20,6 +20,8 @@ _PACKAGES = ("agile", "gymnasium", "numpy", "torch", "transformers", "peft", "ac
 
 
 def package_versions() -> dict[str, str]:
+    """Python's version and each installed package of `_PACKAGES` -> its version string; packages not
+    installed are left out."""
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
@@ -60,6 +62,9 @@ def _session_row(session: dict) -> dict:
 
 
 def build_report(config: dict, sessions: list[dict], failures: list[dict], agents: dict[str, dict]) -> dict:
+    """The results.json content: `config`, package `versions`, `agents` (each one's description), `rows`
+    (`summarize(sessions)`), the raw `sessions` and `failures`, and the paper's `reported` table for
+    `config['env']` (None when it has none). `config` needs the key 'env'."""
     reported = reported_for(config["env"])
     return {
         "config": config,
@@ -100,6 +105,8 @@ def headline_rows(rows: list[dict]) -> list[dict]:
 
 
 def render_markdown(report: dict) -> str:
+    """results.md as a string: the headline table, the per-category table when there are several
+    categories, the failed sessions, the paper's reported table (marked as not rerun) and package versions."""
     rows = report["rows"]
     types = sorted({name for row in rows for name in row.get("per_type", {})})
     config = report["config"]
@@ -132,6 +139,8 @@ def render_markdown(report: dict) -> str:
 
 
 def write_report(folder: str | os.PathLike, report: dict) -> tuple[Path, Path]:
+    """Write `report` as results.json and results.md into `folder` (created if missing), each atomically;
+    returns (json path, markdown path)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     json_path, md_path = folder / "results.json", folder / "results.md"
@@ -141,6 +150,8 @@ def write_report(folder: str | os.PathLike, report: dict) -> tuple[Path, Path]:
 
 
 def load_report(path: str | os.PathLike) -> dict:
+    """The report dict in the results.json at `path` (as `write_report` wrote it). Raises FileNotFoundError
+    for a missing file and json.JSONDecodeError for a damaged one."""
     return json.loads(Path(path).read_text())
 
 

@@ -15,6 +15,10 @@ CITATION = (
 
 @dataclass(frozen=True)
 class ReportedRow:
+    """One method's published figures as the paper prints them: advice rate and accuracy (fractions of the
+    questions), total score (accuracy minus cost times advice rate), None where the paper gives no number;
+    `source` is the paper's table they come from."""
+
     method: str
     advice_rate: float | None
     accuracy: float | None
@@ -24,12 +28,16 @@ class ReportedRow:
 
 @dataclass(frozen=True)
 class ReportedTable:
+    """The paper's published rows for one env id, at its `advice_cost` and under its `protocol` (how the
+    numbers were obtained, e.g. the mean of the test categories)."""
+
     env: str
     advice_cost: float
     protocol: str
     rows: tuple[ReportedRow, ...]
 
     def as_dict(self) -> dict:
+        """A JSON-ready dict of the table with `CITATION` added, as results.json stores it under 'reported'."""
         return {"env": self.env, "advice_cost": self.advice_cost, "protocol": self.protocol, "citation": CITATION,
                 "rows": [asdict(row) for row in self.rows]}
 
@@ -78,4 +86,5 @@ REPORTED = {table.env: table for table in (PRODUCTQA, MEDMCQA)}
 
 
 def reported_for(env_id: str) -> ReportedTable | None:
+    """The paper's table for `env_id` (`agile/ProductQA-v0` or `agile/MedMCQA-v0`), or None for any other env."""
     return REPORTED.get(env_id)

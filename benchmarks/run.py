@@ -37,6 +37,7 @@ DEFAULT_AGENTS = ["always-advice", "never-advice", "expert"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m benchmarks.run`; its help shows the module docstring's examples."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def base_env_kwargs(args: argparse.Namespace) -> dict:
+    """Env keyword arguments shared by every session: `--env-kwargs` (a JSON object) with `--data-dir`,
+    `--data-files`, `--split` and `--max-questions` on top where given. Raises ValueError when `--env-kwargs`
+    is not a JSON object."""
     try:
         kwargs = json.loads(args.env_kwargs)
     except json.JSONDecodeError as error:
@@ -128,6 +132,10 @@ def plan(args: argparse.Namespace, agents: list[str], options: AgentOptions) -> 
 
 
 def run(args: argparse.Namespace) -> int:
+    """Play every planned session (reusing saved ones unless `--fresh`), write results.md, results.json and
+    the two PNGs into `--output-dir`, and print the markdown table. Returns the exit status: 0 when every
+    session finished, 1 when some failed (they are retried on the next run), 130 on Ctrl-C (the report so
+    far is written). A bad spec or argument raises ValueError, FileNotFoundError or gymnasium's error."""
     agents = list(dict.fromkeys(args.agent or DEFAULT_AGENTS))
     options = AgentOptions(**{f.name: getattr(args, f.name) for f in fields(AgentOptions)
                               if f.name not in ("env", "env_kwargs")}, env=args.env)
@@ -181,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: parse `argv` (None: sys.argv) and `run`; returns its exit status, or 2 after
+    printing a usage error (ValueError, FileNotFoundError, gymnasium error) to stderr."""
     args = build_parser().parse_args(argv)
     try:
         return run(args)

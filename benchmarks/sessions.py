@@ -48,6 +48,8 @@ class SessionSpec:
 
     @property
     def key(self) -> str:
+        """The session's path-safe id, `agent/c<cost>/ablation/category` (each part slugged): its file name in
+        `SessionStore` and its key in `AgentPool`."""
         return "/".join(_slug(part) for part in (self.agent, f"c{self.advice_cost:g}", self.ablation, self.category))
 
 
@@ -62,9 +64,12 @@ class SessionStore:
         self.root = Path(root) / "sessions"
 
     def path(self, spec: SessionSpec) -> Path:
+        """Where `spec`'s finished session is (or would be) saved: `root/sessions/<spec.key>.json`."""
         return self.root / f"{spec.key}.json"
 
     def load(self, spec: SessionSpec) -> dict | None:
+        """The saved session dict for `spec`, or None when there is none, its JSON is unreadable, or it was
+        saved for a different spec (same key, other settings)."""
         path = self.path(spec)
         if not path.exists():
             return None
@@ -75,6 +80,7 @@ class SessionStore:
         return saved if saved.get("spec") == _jsonable(asdict(spec)) else None
 
     def save(self, spec: SessionSpec, result: dict) -> None:
+        """Write `result` (JSON-serializable) as `spec`'s session, atomically, replacing any earlier file."""
         atomic_write(self.path(spec), json.dumps(result))
 
 
