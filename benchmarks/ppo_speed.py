@@ -31,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+from agile_gym.results import markdown_table
+
 
 def tiny_model(directory: Path, layers: int = 4, hidden: int = 256) -> str:
     """Save a randomly initialised `layers`-layer, `hidden`-wide Llama, with a 1000-token tokenizer fit to a
@@ -308,29 +310,28 @@ def main(argv: list[str] | None = None) -> int:
     if "envs" in args.sections:
         report["vector_envs"] = vector_env_benchmark(args.envs, 200, args.repeats)
         print(f"\nGymnasium vector env, agile/ProductQA-v0, {args.envs} envs, 200 steps (median of {args.repeats}):")
-        print("| mode | env steps/s |\n|---|---|")
-        for row in report["vector_envs"]:
-            print(f"| {row['mode']} | {row['env_steps_per_s']:.0f} |")
+        print(markdown_table(report["vector_envs"], {
+            "mode": "mode", "env steps/s": lambda row: f"{row['env_steps_per_s']:.0f}",
+        }))
         sync, asynchronous = (row["env_steps_per_s"] for row in report["vector_envs"])
         print(f"async / sync: {asynchronous / sync:.2f}x")
         report["overlap"] = overlap_benchmark(args.envs, 4, args.latency_ms, 16, args.repeats)
         print(f"\nTrainer rollout, {args.envs} env copies x 4 steps, env steps of 0-{2 * args.latency_ms:g} ms "
               f"and one in ten {10 * args.latency_ms:g} ms, tiny model, up to 16 new tokens "
               f"(median of {args.repeats}):")
-        print("| mode | rollout s |\n|---|---|")
-        for row in report["overlap"]:
-            print(f"| {row['mode']} | {row['rollout_s']:.2f} |")
+        print(markdown_table(report["overlap"], {"mode": "mode", "rollout s": lambda row: f"{row['rollout_s']:.2f}"}))
         sync, asynchronous = (row["rollout_s"] for row in report["overlap"])
         print(f"speed-up async over sync: {sync / asynchronous:.2f}x")
     if "processes" in args.sections:
         report["processes"] = process_benchmark(args.iterations, args.envs)
         print(f"\n`agile_train.ppo` defaults, {args.envs} env copies x 4 steps per iteration (median over iterations "
               f"2..{args.iterations}):")
-        print("| processes | mode | threads each | iteration s | env steps/s | parameters held per process (M) |\n"
-              "|---|---|---|---|---|---|")
-        for row in report["processes"]:
-            print(f"| {row['processes']} | {row['mode']} | {row['threads_each']} | {row['iteration_s']:.2f} | "
-                  f"{row['env_steps_per_s']:.1f} | {row['params_held_m']:.3f} |")
+        print(markdown_table(report["processes"], {
+            "processes": "processes", "mode": "mode", "threads each": "threads_each",
+            "iteration s": lambda row: f"{row['iteration_s']:.2f}",
+            "env steps/s": lambda row: f"{row['env_steps_per_s']:.1f}",
+            "parameters held per process (M)": lambda row: f"{row['params_held_m']:.3f}",
+        }))
         one, two, sharded = report["processes"]
         print(f"speed-up of 2 processes over 1: {one['iteration_s'] / two['iteration_s']:.2f}x data parallel, "
               f"{one['iteration_s'] / sharded['iteration_s']:.2f}x sharded (holding "
@@ -346,9 +347,8 @@ def print_rollout(rollout: dict, args) -> None:
     by variant and the speed ratios; `args` supplies the settings shown in the heading."""
     print(f"\nRollout, {args.envs} envs x {args.prompt_tokens}-token prompts, up to {args.new_tokens} new tokens, "
           f"greedy ({rollout['new_tokens_produced']} produced; median of {args.repeats}):")
-    print("| variant | new tokens/s |\n|---|---|")
-    for name, rate in rollout["tokens_per_s"].items():
-        print(f"| {name} | {rate:.0f} |")
+    rates = [{"variant": name, "tokens_per_s": rate} for name, rate in rollout["tokens_per_s"].items()]
+    print(markdown_table(rates, {"variant": "variant", "new tokens/s": lambda row: f"{row['tokens_per_s']:.0f}"}))
     print(f"ours / one-at-a-time: {rollout['ratio_vs_one_at_a_time']:.2f}x; ours / batched generate: "
           f"{rollout['ratio_vs_batched_generate']:.2f}x; "
           f"greedy tokens equal: {rollout['greedy_tokens_match_generate']}")
@@ -357,10 +357,12 @@ def print_rollout(rollout: dict, args) -> None:
 def print_update(update: list[dict], args) -> None:
     """Print `update_benchmark`'s rows to stdout as a markdown table under a heading built from `args`."""
     print(f"\nUpdate step ({args.prompt_tokens} + {args.new_tokens} tokens per action):")
-    print("| mode | batch | step s | tokens/s | trainable params | peak RSS MB |\n|---|---|---|---|---|---|")
-    for row in update:
-        print(f"| {row['mode']} | {row['batch']} | {row['step_s']:.3f} | {row['tokens_per_s']:.0f} | "
-              f"{row['trainable_params']:,} | {row['peak_rss_mb']:.0f} |")
+    print(markdown_table(update, {
+        "mode": "mode", "batch": "batch", "step s": lambda row: f"{row['step_s']:.3f}",
+        "tokens/s": lambda row: f"{row['tokens_per_s']:.0f}",
+        "trainable params": lambda row: f"{row['trainable_params']:,}",
+        "peak RSS MB": lambda row: f"{row['peak_rss_mb']:.0f}",
+    }))
 
 
 if __name__ == "__main__":
