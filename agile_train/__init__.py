@@ -6,7 +6,13 @@ Entry points: `python -m agile_train.sft`, `python -m agile_train.ppo`, `python 
 """
 
 from agile_train.config import (
-    EnvConfig, EvalConfig, ModelConfig, PPOConfig, RecipeConfig, SFTConfig, TrainingConfig,
+    EnvConfig,
+    EvalConfig,
+    ModelConfig,
+    PPOConfig,
+    RecipeConfig,
+    SFTConfig,
+    TrainingConfig,
 )
 
 __all__ = ["EnvConfig", "EvalConfig", "ModelConfig", "PPOConfig", "RecipeConfig", "SFTConfig", "TrainingConfig"]

@@ -6,8 +6,8 @@ import torch
 
 
 def token_rewards(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, reward: float, kl_coef: float) -> torch.Tensor:
-    """Per-token reward of one action: -kl_coef * (log pi - log pi_ref) on every token, plus the env's reward
-    on the last token."""
+    """Per-token reward of one action, `[tokens]`: -kl_coef * (log pi - log pi_ref) on every token, plus the
+    env's reward on the last token (AGILE section 3.2; Ziegler et al. 2019). `logprobs`, `ref_logprobs`: `[tokens]`."""
     rewards = -kl_coef * (logprobs - ref_logprobs)
     rewards[-1] = rewards[-1] + reward
     return rewards
@@ -17,8 +17,14 @@ def compute_gae(rewards: torch.Tensor, values: torch.Tensor, next_value: float, 
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Advantages and returns of one segment, its tokens laid end to end across all its actions.
 
-    `values[t]` estimates the state before token t; `next_value` is the value after the last token (0 for a
-    terminal segment, else the bootstrap). Returns (advantages, returns = advantages + values).
+    `rewards`, `values`: `[tokens]`. `values[t]` estimates the state before token t; `next_value` is the value
+    after the last token (0 for a terminal segment, else the bootstrap). Returns (advantages, returns =
+    advantages + values), each `[tokens]`: delta_t = r_t + gamma V_t+1 - V_t, A_t = delta_t + gamma lam A_t+1
+    (Schulman et al. 2016, eq. 16).
+
+    >>> advantages, returns = compute_gae(torch.tensor([0.0, 1.0]), torch.tensor([0.5, 0.5]), 0.0, 1.0, 0.5)
+    >>> advantages.tolist(), returns.tolist()
+    ([0.25, 0.5], [0.75, 1.0])
     """
     length = rewards.shape[0]
     advantages = torch.zeros_like(rewards)

@@ -26,6 +26,7 @@ LATEST = "latest"
 
 
 def rng_state(generators: dict[str, torch.Generator]) -> dict[str, Any]:
+    """Every random state a run depends on: python, numpy, torch (and CUDA) and the named generators."""
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
              "generators": {name: generator.get_state() for name, generator in generators.items()}}
     if torch.cuda.is_available():
@@ -34,6 +35,7 @@ def rng_state(generators: dict[str, torch.Generator]) -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any], generators: dict[str, torch.Generator]) -> None:
+    """Restore what `rng_state` saved, into the global generators and `generators`."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
@@ -64,7 +66,8 @@ def save_checkpoint(run_dir: str | os.PathLike, iteration: int, policy, tokenize
             try:
                 (staging / "envs.pkl").write_bytes(pickle.dumps(worker_state))
             except Exception as error:  # noqa: BLE001 (an env holding a socket or a handle: resume will reset the envs)
-                warnings.warn(f"the env copies do not pickle ({error}); a resumed run restarts their episodes")
+                warnings.warn(f"the env copies do not pickle ({error}); a resumed run restarts their episodes",
+                              stacklevel=2)
         (staging / "trainer_state.json").write_text(json.dumps({**trainer_state, "iteration": iteration}, indent=2))
 
     publish_folder(final, write, replace=True)
@@ -77,6 +80,7 @@ def save_checkpoint(run_dir: str | os.PathLike, iteration: int, policy, tokenize
 
 
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint folder of a run (what `checkpoints/latest` names), or None."""
     pointer = Path(run_dir) / "checkpoints" / LATEST
     if not pointer.exists():
         return None

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from agile_gym.files import atomic_write
+
 TINY_MODEL = "tiny"
 
 Dtype = Literal["auto", "float32", "bfloat16"]
@@ -268,7 +270,7 @@ def split_fields(classes: tuple[type, ...], values: dict[str, Any]) -> tuple[Any
 
 def save_configs(path: str | os.PathLike, **configs: Any) -> None:
     """`{"env": {...}, "model": {...}, ...}`: one JSON object per dataclass, keyed by the given names."""
-    Path(path).write_text(json.dumps({name: dataclasses.asdict(c) for name, c in configs.items()}, indent=2) + "\n")
+    atomic_write(path, json.dumps({name: dataclasses.asdict(c) for name, c in configs.items()}, indent=2) + "\n")
 
 
 def load_configs(path: str | os.PathLike, **classes: type) -> dict[str, Any]:

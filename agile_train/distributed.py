@@ -19,13 +19,16 @@ import torch
 
 @dataclass
 class Distributed:
+    """This process's place among the processes of a run (rank, world size, device), and the few
+    collectives training needs; a single process (`SINGLE`) makes each of them a no-op."""
+
     rank: int = 0
     world_size: int = 1
     device: torch.device | None = None
     sharded: bool = False  # FSDP (agile_train.sharding): gradients arrive summed, in shards
 
     @classmethod
-    def from_environment(cls, device: str = "auto", fsdp: bool = False) -> "Distributed":
+    def from_environment(cls, device: str = "auto", fsdp: bool = False) -> Distributed:
         """The launcher's process group when started with more than one process, else a single process.
 
         `fsdp`, or an accelerate config with `distributed_type: FSDP` (ACCELERATE_USE_FSDP in the environment),
@@ -45,10 +48,12 @@ class Distributed:
 
     @property
     def enabled(self) -> bool:
+        """More than one process."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """Rank 0: the process that logs and writes checkpoints."""
         return self.rank == 0
 
     def shard(self, total: int, what: str = "--num-envs") -> range:
@@ -59,6 +64,7 @@ class Distributed:
         return range(self.rank * size, (self.rank + 1) * size)
 
     def all_reduce(self, tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
+        """`tensor` reduced in place over every process (`op`: sum or max); returned for chaining."""
         if self.enabled:
             import torch.distributed as dist
 
@@ -66,9 +72,11 @@ class Distributed:
         return tensor
 
     def sum(self, *values: float) -> list[float]:
+        """Each value summed over every process (float64 on the way)."""
         return self.all_reduce(torch.tensor(values, dtype=torch.float64, device=self._comm_device())).tolist()
 
     def max(self, value: int) -> int:
+        """The largest `value` of any process."""
         return int(self.all_reduce(torch.tensor([value], dtype=torch.long, device=self._comm_device()), "max").item())
 
     def sync_gradients(self, parameters: list[torch.nn.Parameter]) -> None:
@@ -113,12 +121,14 @@ class Distributed:
         return {key: sum(r[key] for r in reported if key in r) / sum(key in r for r in reported) for key in keys}
 
     def barrier(self) -> None:
+        """Wait until every process gets here."""
         if self.enabled:
             import torch.distributed as dist
 
             dist.barrier()
 
     def close(self) -> None:
+        """Tear down the process group (when one was started)."""
         if self.enabled:
             import torch.distributed as dist
 

@@ -23,6 +23,9 @@ from agile_train.generation import Sampling, sample_actions
 
 
 class RolloutEngine(Protocol):
+    """What samples actions: `generate(prompts, sampling, generator)` returns the sampled ids per prompt
+    (`prompts`: context ids per row); `sync(policy)` makes the engine sample from `policy` after an update."""
+
     def generate(self, prompts: list[list[int]], sampling: Sampling, generator: torch.Generator | None
                  ) -> list[list[int]]: ...
 
@@ -30,14 +33,18 @@ class RolloutEngine(Protocol):
 
 
 class TransformersEngine:
+    """Samples with the policy module itself (`agile_train.generation.sample_actions`); syncing is free."""
+
     def __init__(self, policy, tokenizer, device: torch.device) -> None:
         self.policy, self.tokenizer, self.device = policy, tokenizer, device
 
     def generate(self, prompts, sampling, generator):
+        """Sampled ids per prompt, drawn from `generator` (None: greedy)."""
         self.policy.model.eval()
         return sample_actions(self.policy.model, self.tokenizer, prompts, sampling, self.device, generator)
 
     def sync(self, policy) -> None:
+        """Sample from `policy` from now on (the same module in training: nothing to copy)."""
         self.policy = policy
 
 
@@ -62,6 +69,7 @@ class VLLMEngine:
         self.sync(policy)
 
     def sync(self, policy) -> None:
+        """Save the policy's current LoRA adapter and hand it to vLLM as a new `LoRARequest`."""
         self.version += 1
         folder = Path(self._folder.name) / f"v{self.version}"
         policy.model.save_pretrained(folder)
@@ -71,6 +79,7 @@ class VLLMEngine:
         self.lora = LoRARequest(f"policy-v{self.version}", self.version, str(folder))
 
     def generate(self, prompts, sampling, generator):
+        """Sampled ids per prompt from vLLM with the current adapter; the seed is drawn from `generator`."""
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator).item()) if generator is not None else None
         params = self.vllm.SamplingParams(
             temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_new_tokens,
@@ -82,6 +91,7 @@ class VLLMEngine:
 
 def make_engine(name: str, policy, tokenizer, model_path: str, device: torch.device, lora_r: int,
                 gpu_memory_utilization: float = 0.3, seed: int = 0) -> RolloutEngine:
+    """The engine called `name` (transformers or vllm); ValueError for any other name."""
     if name == "transformers":
         return TransformersEngine(policy, tokenizer, device)
     if name == "vllm":

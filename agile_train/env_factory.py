@@ -4,7 +4,8 @@ contract checked at start, and the text a tokenizer for the tiny model is traine
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 from gymnasium.spaces import Text
@@ -48,6 +49,8 @@ def check_text_env(env: gym.Env) -> None:
 
 def make_envs(env: str, kwargs: dict[str, Any], count: int, wrap: Callable[[gym.Env], gym.Env] | None = None
               ) -> list[gym.Env]:
+    """`count` copies of `env`, each checked to be text in and text out, then wrapped by `wrap` if given.
+    ValueError / TypeError name a bad env id or a non-text space."""
     factory = env_factory(env, kwargs)
     envs = []
     for _ in range(count):

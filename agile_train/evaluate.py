@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import torch
 
 from agile_gym.episodes import play_episodes
+from agile_gym.files import atomic_write
 from agile_gym.progress import progress_bar
 from agile_gym.results import markdown_table
 from agile_gym.rewards import merge_metrics
@@ -62,6 +62,7 @@ def aggregate(metrics: list[dict | None], returns: list[float]) -> dict:
 
 
 def format_report(report: dict) -> str:
+    """The report as a markdown table of the paper's metrics (or the mean return for other envs)."""
     if "accuracy" not in report:
         return f"mean return {report['mean_return']:.3f} over {report['sessions']} session(s)"
     rows = [{"metric": key, "value": report[key]}
@@ -72,6 +73,7 @@ def format_report(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m agile_train.evaluate`; returns the exit code (2 with one line on stderr for bad input)."""
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser((EnvConfig, ModelConfig, EvalConfig), description=__doc__.split("\n\n")[0])
@@ -84,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(format_report(report))
     if config.output:
-        Path(config.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(config.output).write_text(json.dumps(report, indent=2))
+        atomic_write(config.output, json.dumps(report, indent=2))
         print(f"wrote {config.output}")
     return 0
 

@@ -15,6 +15,9 @@ import torch
 
 @dataclass
 class Sampling:
+    """How actions are sampled: at most `max_new_tokens` tokens, `temperature` (0 = greedy), nucleus
+    `top_p`, and `stop_strings` that end an action besides the EOS token."""
+
     max_new_tokens: int = 64
     temperature: float = 1.0
     top_p: float = 1.0
@@ -22,10 +25,12 @@ class Sampling:
 
 
 def left_pad(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows left-padded with `pad_id` into `[rows, width]` ids and the matching attention mask."""
     width = max(len(row) for row in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
+        """Rows left-padded with `pad_id` into `[rows, width]` ids and the matching attention mask."""
         if row:
             ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
             mask[i, width - len(row):] = 1

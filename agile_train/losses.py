@@ -6,10 +6,12 @@ import torch
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `values` where `mask` is 1 (same shapes; 0 when the mask is empty)."""
     return (values * mask).sum() / mask.sum().clamp(min=1)
 
 
 def masked_var(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Variance of `values` where `mask` is 1 (biased, around the masked mean)."""
     mean = masked_mean(values, mask)
     return masked_mean((values - mean) ** 2, mask)
 
@@ -45,11 +47,13 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
 
 
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of the softmax of `logits` `[..., vocab]`, shape `[...]`."""
     log_probs = torch.log_softmax(logits.float(), dim=-1)
     return -(log_probs.exp() * log_probs).sum(-1)
 
 
 def explained_variance(predictions: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> float:
+    """1 - Var(targets - predictions) / Var(targets) over the mask; NaN when the targets are constant."""
     target_var = masked_var(targets, mask)
     if target_var.item() == 0:
         return float("nan")

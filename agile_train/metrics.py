@@ -7,6 +7,8 @@ import math
 import os
 from pathlib import Path
 
+from agile_gym.files import atomic_write
+
 # Every name `ppo` and `sft` log, with its meaning; names follow TRL and SB3 where one exists, so existing
 # dashboards and habits carry over. tests/agile_train/test_ppo.py checks this against what a run logs.
 GLOSSARY = {
@@ -53,7 +55,7 @@ class MetricLogger:
             # A resumed run rewrites the iterations after its checkpoint.
             kept = [line for line in self.path.read_text().splitlines()
                     if line.strip() and json.loads(line).get("iteration", 0) <= start_iteration]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            atomic_write(self.path, "".join(line + "\n" for line in kept))
         self.writer = None
         if tensorboard:
             try:
@@ -64,6 +66,7 @@ class MetricLogger:
                 self.writer = None
 
     def log(self, iteration: int, metrics: dict[str, float]) -> None:
+        """Append `{iteration, **metrics}` to metrics.jsonl and the scalars to TensorBoard."""
         record = {"iteration": iteration, **{k: (None if isinstance(v, float) and math.isnan(v) else v)
                                              for k, v in metrics.items()}}
         with self.path.open("a") as file:
@@ -75,6 +78,7 @@ class MetricLogger:
             self.writer.flush()
 
     def close(self) -> None:
+        """Close the TensorBoard writer."""
         if self.writer is not None:
             self.writer.close()
 

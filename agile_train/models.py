@@ -12,9 +12,10 @@ import copy
 import dataclasses
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,6 +44,7 @@ class PolicyWithValue(nn.Module):
 
     @property
     def is_peft(self) -> bool:
+        """Whether the policy is a peft model (LoRA): then the reference is the model with the adapter off."""
         return hasattr(self.model, "disable_adapter")
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keep: int, with_values: bool = True
@@ -75,6 +77,7 @@ class PolicyWithValue(nn.Module):
             yield self.model
 
     def reference_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keep: int) -> torch.Tensor:
+        """Logits `[rows, keep, vocab]` of the reference policy for the same rows as `forward` (no gradient)."""
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         with torch.no_grad(), self.reference() as reference:
             return reference(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
@@ -99,6 +102,7 @@ class PolicyWithValue(nn.Module):
         save_file({k: v.detach().cpu().contiguous() for k, v in head.items()}, str(Path(directory) / VALUE_HEAD_FILE))
 
     def load_value_head(self, directory: str | os.PathLike) -> bool:
+        """Load `value_head.safetensors` from `directory` if it is there; returns whether it was."""
         from safetensors.torch import load_file
 
         path = Path(directory) / VALUE_HEAD_FILE
@@ -109,12 +113,14 @@ class PolicyWithValue(nn.Module):
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """torch dtype for `--dtype`: auto is bf16 on a GPU that supports it, else float32."""
     if name == "bfloat16" or (name == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
     return torch.float32
 
 
 def resolve_device(name: str) -> torch.device:
+    """torch device for `--device`: auto is cuda when available, else cpu."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -233,6 +239,7 @@ def load_model(config: ModelConfig, plan: ModelPlan, device: torch.device, corpu
 
 
 def load_tokenizer(model_path: str):
+    """The tokenizer saved at `model_path` (folder or hub name), its pad token set to EOS when it has none."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -252,7 +259,8 @@ def load_policy(config: ModelConfig, model_path: str, device: torch.device, adap
     try:
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
     except OSError as error:
-        raise OSError(f"cannot load model {model_path!r}: {error}. Offline, pass a local folder or --model tiny.") from None
+        raise OSError(f"cannot load model {model_path!r}: {error}. Offline, pass a local folder or --model tiny."
+                      ) from None
     if merge_first:
         from peft import PeftModel
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from agile_train.folders import publish_folder
+from agile_gym.files import publish_folder
 
 
 def _smollm2_135m(target: Path) -> None:

@@ -3,7 +3,8 @@ observations: the one place that turns a model into actions, for `evaluate` and 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

@@ -83,8 +83,8 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
     # The SFT adapter is merged, and PPO trains a fresh adapter (or every weight) on top: switching that one
     # off (or the frozen copy) gives the SFT policy, which is the paper's reference for the KL penalty.
     plan = plan_model(model.model, init_adapter=config.init_adapter)
-    model_path, tokenizer, policy = load_model(model, plan, device, lambda: env_text(env.env, env.kwargs(), config.seed),
-                                               config.seed)
+    corpus = lambda: env_text(env.env, env.kwargs(), config.seed)  # noqa: E731 (only built when the tiny model is)
+    model_path, tokenizer, policy = load_model(model, plan, device, corpus, config.seed)
     if dist.is_main:
         dist.barrier()
         save_configs(run_dir / "config.json", env=env, model=model, ppo=config)
@@ -186,12 +186,14 @@ def parse_configs(argv: list[str] | None = None) -> tuple[EnvConfig, ModelConfig
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser((EnvConfig, ModelConfig, PPOConfig), description=__doc__.split("\n\n")[0],
-                              epilog="Metrics go to <output-dir>/metrics.jsonl and TensorBoard (<output-dir>/tensorboard).")
+                              epilog="Metrics go to <output-dir>/metrics.jsonl and TensorBoard "
+                                     "(<output-dir>/tensorboard).")
     parser.set_defaults(env_kwargs=DEFAULT_ENV_KWARGS)
     return tuple(parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m agile_train.ppo`; returns the exit code (2 with one line on stderr for bad input)."""
     try:
         env, model, config = parse_configs(argv)
         history = train_ppo(env, model, config)

@@ -17,6 +17,7 @@ import json
 import time
 from pathlib import Path
 
+from agile_gym.files import atomic_write
 from agile_gym.results import markdown_table, metric_columns
 from agile_train.config import EnvConfig, EvalConfig, ModelConfig, PPOConfig, RecipeConfig, SFTConfig
 from agile_train.evaluate import evaluate
@@ -48,7 +49,10 @@ def run_recipe(env: EnvConfig, model: ModelConfig, config: RecipeConfig) -> list
     full = model.lora_r == 0
     untrained = dataclasses.replace(model, model=base)
     # Fully fine-tuned, the SFT policy is a model folder; with LoRA, an adapter on the base.
-    sft_policy, sft_adapter = (dataclasses.replace(model, model=str(sft_dir)), "") if full else (untrained, str(sft_dir))
+    if full:
+        sft_policy, sft_adapter = dataclasses.replace(model, model=str(sft_dir)), ""
+    else:
+        sft_policy, sft_adapter = untrained, str(sft_dir)
     for cost in config.advice_costs:
         evaluate_stage("untrained", untrained, "", cost, 0.0)
         evaluate_stage("sft", sft_policy, sft_adapter, cost, sft_s)
@@ -72,6 +76,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m agile_train.recipe`; writes results.md and results.json, returns the exit code."""
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser((EnvConfig, ModelConfig, RecipeConfig), description=__doc__.split("\n\n")[0])
@@ -80,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(rows)
     print(table)
     output = Path(config.output_dir)
-    (output / "results.md").write_text(table + "\n")
+    atomic_write(output / "results.md", table + "\n")
     configs = {"env": dataclasses.asdict(env), "model": dataclasses.asdict(model), "recipe": dataclasses.asdict(config)}
-    (output / "results.json").write_text(json.dumps({"config": configs, "results": rows}, indent=2, default=str))
+    atomic_write(output / "results.json", json.dumps({"config": configs, "results": rows}, indent=2, default=str))
     print(f"wrote {output}/results.md and results.json")
     return 0
 

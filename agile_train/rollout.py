@@ -56,6 +56,7 @@ class EnvStats:
     episodes: int = 0
 
     def record(self, reward: float, info: dict) -> None:
+        """Count one env step: its `reward` and, when `info` settles a question, the question's outcome."""
         self.rewards.append(float(reward))
         result = info.get(RESULT)
         if isinstance(result, dict) and result.get(SCORED):
@@ -67,6 +68,8 @@ class EnvStats:
             self.question_reward += float(info.get(TASK_REWARD, result.get(REWARD, reward)))
 
     def summary(self) -> dict[str, float]:
+        """The `env/` metrics of the rollout (see agile_train.metrics.GLOSSARY); question metrics only when
+            a question was settled."""
         out = {"env/reward_mean": sum(self.rewards) / max(1, len(self.rewards)), "env/episodes": float(self.episodes)}
         if self.questions:
             out.update({
@@ -208,11 +211,15 @@ class RolloutWorker:
         return {"envs": self.envs, "observations": self.observations, "histories": self.histories}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from `state()` of an earlier worker: its envs (the current ones are closed) and positions."""
         for env in self.envs:
+            """Continue from `state()` of an earlier worker: its envs (the current ones are closed) and positions."""
             env.close()
         self.envs, self.observations, self.histories = state["envs"], state["observations"], state["histories"]
 
     def close(self) -> None:
+        """Stop the env thread pool and close every env copy."""
         self._pool.shutdown(wait=True)
         for env in self.envs:
+            """Stop the env thread pool and close every env copy."""
             env.close()

@@ -45,10 +45,12 @@ class Threshold:
         return ASK_ADVICE if (x < self.value if self.below else x > self.value) else ANSWER_NOW
 
     def describe(self) -> str:
+        """The rule in words, e.g. 'advice when similar questions < 0.5'."""
         return f"advice when {FEATURES[self.feature]} {'<' if self.below else '>'} {self.value:.3g}"
 
 
 def make_env(env_id: str, kwargs: dict, split: str, advice_cost: float, max_questions: int | None = None) -> gym.Env:
+    """The AdviceDecisionWrapper over `env_id` on `split` at `advice_cost` (optionally fewer questions)."""
     extra = {"max_questions": max_questions} if max_questions else {}
     return AdviceDecisionWrapper(gym.make(env_id, **{**kwargs, "split": split, "advice_cost": advice_cost, **extra}))
 
@@ -80,6 +82,7 @@ def best_threshold(env: gym.Env, seed: int, quantiles: int = 9) -> tuple[Thresho
 
 def train_ppo_policy(env_id: str, kwargs: dict, advice_cost: float, timesteps: int, n_envs: int, seed: int,
                      max_questions: int | None, progress: bool, gamma: float = 0.9):
+    """stable-baselines3 PPO trained on the wrapped train split for `timesteps` questions; returns the model."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
@@ -103,6 +106,7 @@ def _has_progress_bar() -> bool:
 
 
 def evaluate_cost(args, kwargs: dict, advice_cost: float) -> list[dict]:
+    """Rows for one advice cost: always, never, the best threshold and PPO, each on the test split."""
     test_env = make_env(args.env, kwargs, "test", advice_cost)
     train_env = make_env(args.env, kwargs, "train", advice_cost, args.train_max_questions)
     rows = []
@@ -137,16 +141,19 @@ def _summary(metrics: dict) -> dict:
 
 
 def markdown(rows: list[dict]) -> str:
+    """The results table: one row per (advice cost, policy)."""
     return markdown_table(rows, {"advice cost": lambda row: f"{row['advice_cost']:g}", "policy": "policy",
                                  "total score": "total_score", "accuracy": "accuracy", "advice rate": "advice_rate",
                                  "notes": lambda row: row.get("rule", "")})
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m agile_train.sb3`; writes results.md, results.json and the trade-off PNG."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--env", default="agile/ProductQA-v0", help="an agile/ env id")
-    parser.add_argument("--env-kwargs", default="{}", help="JSON kwargs for the env (split and advice_cost are set here)")
+    parser.add_argument("--env-kwargs", default="{}",
+                        help="JSON kwargs for the env (split and advice_cost are set here)")
     parser.add_argument("--advice-costs", type=float, nargs="+", default=[0.3], help="one run per cost")
     parser.add_argument("--timesteps", type=int, default=50_000, help="PPO environment steps (questions) per cost")
     parser.add_argument("--n-envs", type=int, default=4, help="parallel training envs (make_vec_env)")

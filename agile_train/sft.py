@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from agile_gym.files import atomic_write
 from agile_gym.progress import progress_bar
 from agile_train.batching import collate, response_logprobs
 from agile_train.config import EnvConfig, ModelConfig, SFTConfig, save_configs
@@ -129,13 +130,14 @@ def train_sft(env: EnvConfig, model: ModelConfig, config: SFTConfig, progress: b
     policy.save_pretrained(output, state_dict=model_state)
     tokenizer.save_pretrained(output)
     save_configs(output / "sft_config.json", env=env, model=model, sft=config)
-    (output / "sft_state.json").write_text(json.dumps({"base_model": model_path, "examples": len(examples)}) + "\n")
+    atomic_write(output / "sft_state.json", json.dumps({"base_model": model_path, "examples": len(examples)}) + "\n")
     data.save_to_disk(str(output / "imitation_data"))
     dist.close()
     return history
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m agile_train.sft`; returns the exit code (2 with one line on stderr for bad input)."""
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser((EnvConfig, ModelConfig, SFTConfig), description=__doc__.split("\n\n")[0])

@@ -16,7 +16,8 @@ a process with fewer actions in a minibatch runs `idle_backward` (a zero-loss pa
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -67,6 +68,7 @@ def held_parameters(module: nn.Module) -> int:
 
 
 def is_sharded(module: nn.Module) -> bool:
+    """Whether `module` (or any submodule) was wrapped by FSDP2's `fully_shard`."""
     from torch.distributed.fsdp import FSDPModule
 
     return isinstance(module, FSDPModule)
@@ -105,7 +107,9 @@ def full_state(policy: nn.Module, optimizer: torch.optim.Optimizer | None = None
                ) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
     """Unsharded model and optimizer state on the main process (empty elsewhere); every process must call it."""
     from torch.distributed.checkpoint.state_dict import (
-        StateDictOptions, get_model_state_dict, get_optimizer_state_dict,
+        StateDictOptions,
+        get_model_state_dict,
+        get_optimizer_state_dict,
     )
 
     options = StateDictOptions(full_state_dict=True, cpu_offload=True)

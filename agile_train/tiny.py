@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-from agile_train.folders import publish_folder
+from agile_gym.files import publish_folder
 
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
 # Part of the cache key: bump when the architecture or initialization changes.
@@ -27,7 +27,8 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int):
     tokenizer = Tokenizer(models.BPE(unk_token=UNK))
     tokenizer.normalizer = normalizers.NFKC()
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first"), pre_tokenizers.Digits(individual_digits=True)]
+        [pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first"),
+         pre_tokenizers.Digits(individual_digits=True)]
     )
     tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS, UNK], show_progress=False)
@@ -48,7 +49,8 @@ def build_tiny_model(output_dir: str | os.PathLike, corpus: Iterable[str], vocab
     tokenizer = train_tokenizer(corpus, vocab_size)
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 4,
-        num_hidden_layers=layers, num_attention_heads=max(1, hidden_size // 32), num_key_value_heads=max(1, hidden_size // 64),
+        num_hidden_layers=layers, num_attention_heads=max(1, hidden_size // 32),
+        num_key_value_heads=max(1, hidden_size // 64),
         max_position_embeddings=max_positions, tie_word_embeddings=False, initializer_range=initializer_range,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )

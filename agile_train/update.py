@@ -27,9 +27,11 @@ class OptimizerStep:
         self.parameters = [p for group in optimizer.param_groups for p in group["params"]]
 
     def zero_grad(self) -> None:
+        """Drop the gradients of the last step."""
         self.optimizer.zero_grad(set_to_none=True)
 
     def step(self) -> float:
+        """Sum gradients over processes, clip them to `max_grad_norm`, step; returns the norm before clipping."""
         self.dist.sync_gradients(self.parameters)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
         if hasattr(grad_norm, "full_tensor"):  # sharded gradients give a distributed tensor
