@@ -30,7 +30,6 @@ def left_pad(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        """Rows left-padded with `pad_id` into `[rows, width]` ids and the matching attention mask."""
         if row:
             ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
             mask[i, width - len(row):] = 1

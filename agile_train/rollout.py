@@ -213,7 +213,6 @@ class RolloutWorker:
     def load_state(self, state: dict[str, Any]) -> None:
         """Continue from `state()` of an earlier worker: its envs (the current ones are closed) and positions."""
         for env in self.envs:
-            """Continue from `state()` of an earlier worker: its envs (the current ones are closed) and positions."""
             env.close()
         self.envs, self.observations, self.histories = state["envs"], state["observations"], state["histories"]
 
@@ -221,5 +220,4 @@ class RolloutWorker:
         """Stop the env thread pool and close every env copy."""
         self._pool.shutdown(wait=True)
         for env in self.envs:
-            """Stop the env thread pool and close every env copy."""
             env.close()
