@@ -51,12 +51,13 @@ def collate(prompts: list[list[int]], responses: list[list[int]], pad_id: int, d
     return Batch(input_ids.to(device), attention_mask.to(device), response_ids.to(device), response_mask.to(device))
 
 
-def response_logprobs(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """log pi(token) of each action token, `[rows, action_width]` (padding positions hold garbage: mask them).
+def response_logprobs(logits: torch.Tensor, batch: Batch, temperature: float = 1.0) -> torch.Tensor:
+    """log pi(token) of each action token, `[rows, action_width]` (padding positions hold garbage: mask them),
+    pi = softmax(logits / temperature), the distribution the tokens were sampled from (agile_train.generation).
 
     `logits`: `[rows, >= action_width, vocab]`, the policy's output with `keep=batch.keep`.
     """
-    logits = logits[:, : batch.response_ids.shape[1]].float()
+    logits = logits[:, : batch.response_ids.shape[1]].float() / temperature
     return torch.log_softmax(logits, dim=-1).gather(-1, batch.response_ids[..., None]).squeeze(-1)
 
 

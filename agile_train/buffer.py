@@ -19,6 +19,7 @@ import torch
 from agile_train.advantages import compute_gae, token_rewards
 from agile_train.batching import Batch, collate, pad_rows, response_logprobs
 from agile_train.distributed import SINGLE, Distributed
+from agile_train.generation import score_temperature
 from agile_train.losses import explained_variance, masked_whiten
 from agile_train.models import PolicyWithValue
 from agile_train.rollout import Segment
@@ -80,9 +81,12 @@ class RolloutBuffer:
     @classmethod
     @torch.no_grad()
     def score(cls, policy: PolicyWithValue, segments: list[Segment], micro_batch_size: int, pad_id: int,
-              device: torch.device, dist: Distributed = SINGLE) -> RolloutBuffer:
+              device: torch.device, dist: Distributed = SINGLE, temperature: float = 1.0) -> RolloutBuffer:
         """Rollout-time log-probs, reference log-probs and values of every sampled token, computed with the same
-        forward pass the update uses (so the first PPO ratio is 1), and each segment's bootstrap value."""
+        forward pass the update uses (dropout off, logits divided by the sampling `temperature`, so the first
+        PPO ratio is 1 and the KL compares the distributions tokens were drawn from), and each segment's
+        bootstrap value. `temperature` 0 (greedy) scores at 1 (`agile_train.generation.score_temperature`)."""
+        temperature = score_temperature(temperature)
         policy.eval()
         turns = [turn for segment in segments for turn in segment.turns]
         scored: list[Sample] = []
@@ -90,9 +94,9 @@ class RolloutBuffer:
             chunk = turns[start:start + micro_batch_size]
             batch = collate([t.prompt_ids for t in chunk], [t.response_ids for t in chunk], pad_id, device)
             logits, values = policy(batch.input_ids, batch.attention_mask, batch.keep)
-            logprobs = response_logprobs(logits, batch)
+            logprobs = response_logprobs(logits, batch, temperature)
             reference = policy.reference_logits(batch.input_ids, batch.attention_mask, batch.keep)
-            ref_logprobs = response_logprobs(reference, batch)
+            ref_logprobs = response_logprobs(reference, batch, temperature)
             for row, turn in enumerate(chunk):
                 n = len(turn.response_ids)
                 scored.append(Sample(turn.prompt_ids, turn.response_ids, logprobs[row, :n].cpu(),

@@ -89,7 +89,8 @@ class ModelConfig:
         f"'{TINY_MODEL}'.", default="")
     lora_r: int = _help("LoRA rank; 0 trains every weight (full fine-tuning, as the paper).", default=0)
     lora_alpha: int = _help("LoRA alpha (scaling = alpha / r).", default=32)
-    lora_dropout: float = _help("LoRA dropout.", default=0.0)
+    lora_dropout: float = _help("LoRA dropout during SFT; PPO scores and updates with dropout off, so its ratio "
+                                "compares the policy with the one that sampled.", default=0.0)
     lora_target_modules: str = _help("Comma-separated module names for LoRA, or 'all-linear'.", default="all-linear")
     dtype: Dtype = _help("Weights dtype: auto = bf16 on a GPU that supports it, else float32.", default="auto")
     device: str = _help("cpu, cuda, cuda:N, or auto (cuda when available).", default="auto")
@@ -146,9 +147,12 @@ class PPOConfig(TrainingConfig):
         "value: the segment bootstraps from V(next session), so its advantage is r_i + V(S_i+1) - V(S_i); "
         "none: each segment is a terminal episode.", default="value")
     session_beta: float = _help("beta of the heuristic state advantage.", default=0.1)
-    temperature: float = _help("Sampling temperature during rollouts (0 = greedy).", default=1.0)
-    top_p: float = _help("Nucleus sampling threshold during rollouts.", default=1.0)
-    stop_strings: str = _help("Comma-separated strings that end an action (besides the EOS token).", default="")
+    temperature: float = _help("Sampling temperature during rollouts (0 = greedy). Log-probabilities of the policy "
+                               "and the reference are taken at the same temperature (greedy: at 1).", default=1.0)
+    top_p: float = _help("Nucleus sampling threshold during rollouts (log-probabilities are of the untruncated "
+                         "tempered distribution, as TRL's).", default=1.0)
+    stop_strings: str = _help("Comma-separated strings that end an action (besides the model's end ids); "
+                              "escapes such as \\n are read. The env gets the text before it.", default="")
     gamma: float = _help("Discount per token.", default=1.0)
     lam: float = _help("GAE lambda.", default=0.95)
     kl_coef: float = _help("Initial coefficient of the per-token KL penalty to the reference policy.", default=0.05)
@@ -198,8 +202,10 @@ class PPOConfig(TrainingConfig):
             self.init_adapter = str(Path(self.init_adapter).expanduser().resolve())
 
     def stop_list(self) -> list[str]:
-        """`stop_strings` as a list (empty entries dropped)."""
-        return [text for text in self.stop_strings.split(",") if text]
+        """`stop_strings` as a list (empty entries dropped), backslash escapes read as Python reads them, so
+        `--stop-strings '\\n'` from a shell is a newline, not a backslash and an n."""
+        return [text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+                for text in self.stop_strings.split(",") if text]
 
 
 @dataclass
@@ -219,6 +225,8 @@ class SFTConfig(TrainingConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_at_least(self, 1, "epochs", "batch_size", "sessions")
+        if self.dataset:  # saved with the run: it must name the same folder from any directory
+            self.dataset = str(Path(self.dataset).expanduser().resolve())
 
 
 @dataclass

@@ -83,7 +83,8 @@ class VLLMEngine:
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator).item()) if generator is not None else None
         params = self.vllm.SamplingParams(
             temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_new_tokens,
-            stop=sampling.stop_strings or None, include_stop_str_in_output=True, seed=seed)
+            stop=sampling.stop_strings or None, stop_token_ids=list(sampling.end_ids) or None,
+            include_stop_str_in_output=True, seed=seed)
         outputs = self.llm.generate([{"prompt_token_ids": prompt} for prompt in prompts], params,
                                     lora_request=self.lora, use_tqdm=False)
         return [list(output.outputs[0].token_ids) for output in outputs]

@@ -33,6 +33,7 @@ def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: 
     stats = {
         "clipfrac": masked_mean((clipped > unclipped).float(), mask),
         "approxkl": 0.5 * masked_mean(log_ratio**2, mask),
+        "ratio": masked_mean(ratio, mask),
     }
     return loss, stats
 

@@ -17,6 +17,7 @@ GLOSSARY = {
     "objective/kl_coef": "coefficient of the per-token KL penalty in the reward",
     "policy/clipfrac_avg": "share of tokens whose probability ratio was clipped",
     "policy/approxkl_avg": "0.5 * mean squared log-ratio between the updated and the rollout policy",
+    "val/ratio": "mean probability ratio pi / pi_rollout per token (1 on the first minibatch: same policy)",
     "policy/grad_norm": "gradient norm before clipping, mean over optimizer steps",
     "loss/policy_avg": "clipped surrogate loss, mean over micro-batches",
     "loss/value_avg": "clipped value loss, mean over micro-batches",

@@ -155,7 +155,7 @@ def run_init_adapter(run_dir: str | os.PathLike) -> str:
     value = (saved.get("ppo") or {}).get("init_adapter", "") if isinstance(saved.get("ppo"), dict) else \
         saved.get("init_adapter", "")
     if value and not Path(value).is_absolute() and (Path(run_dir) / value).exists():
-        return str(Path(run_dir) / value)
+        return str((Path(run_dir) / value).resolve())
     return value
 
 
@@ -173,7 +173,7 @@ def plan_model(model: str, *, adapter: str = "", init_adapter: str = "") -> Mode
         adapter, model = model, ""
     merge, loaded, base = init_adapter, "", model
     if adapter:
-        folder = Path(adapter).expanduser()
+        folder = Path(adapter).expanduser().resolve()
         checkpoint = latest_checkpoint(folder) if folder.is_dir() else None
         if (folder / "adapter_config.json").exists():
             loaded = str(folder)
@@ -215,7 +215,7 @@ def resolve_base(config: ModelConfig, base: str, corpus: Callable[[], list[str]]
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
             raise FileNotFoundError(f"--model {base}: the folder has no config.json; pass a folder saved "
                                     "with save_pretrained, a hub name, or 'tiny'")
-        return str(path)
+        return str(path.resolve())  # saved in run folders and adapters: must mean this folder from anywhere
     # Hub names are 'name' or 'owner/name'; anything else is meant as a local folder.
     if base.startswith((".", "/", "~")) or base.count("/") > 1:
         raise FileNotFoundError(f"--model {base}: no such folder; pass an existing local folder, a hub "

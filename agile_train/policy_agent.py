@@ -10,7 +10,7 @@ import torch
 
 from agile_gym.agents import Reply
 from agile_train.config import ModelConfig
-from agile_train.generation import Sampling, sample_actions
+from agile_train.generation import Sampling, action_text, end_token_ids, sample_actions
 from agile_train.models import load_model, plan_model, resolve_device
 from agile_train.rollout import PromptEncoder
 
@@ -32,7 +32,8 @@ class PolicyAgent:
                                                                   fresh_adapter=False, with_reference=False)
         self.policy.eval()
         self.encoder = PromptEncoder(self.tokenizer, model.chat_template, "last", model.max_prompt_tokens)
-        self.sampling = Sampling(model.max_new_tokens, temperature=temperature, stop_strings=stop_strings or [])
+        self.sampling = Sampling(model.max_new_tokens, temperature=temperature, stop_strings=stop_strings or [],
+                                 end_ids=end_token_ids(self.policy.model, self.tokenizer))
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     @torch.no_grad()
@@ -41,7 +42,7 @@ class PolicyAgent:
         prompts = [self.encoder.encode(observation, None) for observation in observations]
         responses = sample_actions(self.policy.model, self.tokenizer, prompts, self.sampling, self.device,
                                    self.generator if self.sampling.temperature > 0 else None)
-        return [Reply(self.tokenizer.decode(response, skip_special_tokens=True), len(prompt), len(response))
+        return [Reply(action_text(self.tokenizer, response, self.sampling), len(prompt), len(response))
                 for prompt, response in zip(prompts, responses)]
 
     def describe(self) -> dict[str, Any]:

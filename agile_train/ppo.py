@@ -27,7 +27,7 @@ from agile_train.config import EnvConfig, ModelConfig, PPOConfig, load_configs, 
 from agile_train.distributed import Distributed
 from agile_train.engines import make_engine
 from agile_train.env_factory import env_text, make_envs
-from agile_train.generation import Sampling
+from agile_train.generation import Sampling, end_token_ids
 from agile_train.metrics import MetricLogger
 from agile_train.models import load_model, plan_model, resolve_device
 from agile_train.rollout import PromptEncoder, RolloutWorker
@@ -105,7 +105,8 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
                          config.vllm_gpu_memory_utilization, config.seed + dist.rank)
     worker = RolloutWorker(
         envs, PromptEncoder(tokenizer, model.chat_template, config.context, model.max_prompt_tokens), engine,
-        Sampling(model.max_new_tokens, config.temperature, config.top_p, config.stop_list()), config.seed + mine.start,
+        Sampling(model.max_new_tokens, config.temperature, config.top_p, config.stop_list(),
+                 end_token_ids(policy.model, tokenizer)), config.seed + mine.start,
         generator=generators["sampling"], bootstrap_terminal_segments=config.session_advantage == "value",
         env_wait_s=config.env_wait_s)
     kl = KLController(config.kl_coef, config.kl_target, config.kl_horizon)
@@ -136,7 +137,7 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
                 rollout_s = time.perf_counter() - began
                 # 2. Score what was sampled with the update's own forward pass (log-probs, reference, values).
                 buffer = RolloutBuffer.score(policy, segments, config.micro_batch_size, tokenizer.pad_token_id,
-                                             device, dist)
+                                             device, dist, config.temperature)
             # 3. Token rewards (env reward on an action's last token, KL penalty on every token) and GAE.
             buffer.compute_advantages(kl.coef, config.gamma, config.lam, config.whiten_advantages)
             metrics = dist.mean_metrics({**env_stats.summary(), **buffer.statistics(kl.coef)})

@@ -14,9 +14,19 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from agile_gym.contract import ADVISED, CORRECT, INVALID_ACTION, RESULT, REWARD, SCORED, SEGMENT_END, TASK_REWARD
+from agile_gym.contract import (
+    ADVISED,
+    CORRECT,
+    INVALID_ACTION,
+    QUESTION,
+    RESULT,
+    REWARD,
+    SCORED,
+    SEGMENT_END,
+    TASK_REWARD,
+)
 from agile_train.engines import RolloutEngine
-from agile_train.generation import Sampling
+from agile_train.generation import Sampling, action_text
 
 
 @dataclass
@@ -80,6 +90,12 @@ class EnvStats:
                 "env/questions": float(self.questions),
             })
         return out
+
+
+def acts_in(info: dict) -> bool:
+    """Whether the observation that came with `info` is a state the policy acts in. False only for an env that
+    says no question is open (agile_gym.contract: `info[QUESTION]` empty once a session is over)."""
+    return not (QUESTION in info and not info[QUESTION])
 
 
 class PromptEncoder:
@@ -170,7 +186,7 @@ class RolloutWorker:
             for i, response in zip(ready, responses):
                 generated += len(response)
                 remaining[i] -= 1
-                text = self.encoder.tokenizer.decode(response, skip_special_tokens=True)
+                text = action_text(self.encoder.tokenizer, response, self.sampling)
                 turn = Turn(prompts[i], response)
                 pending[self._pool.submit(self.envs[i].step, text)] = (i, turn)
         for segment in open_segments:
@@ -191,10 +207,11 @@ class RolloutWorker:
         self.histories[index] = turn.prompt_ids + turn.response_ids
         session_end = self.segment_on_info and bool(info.get(SEGMENT_END))
         if terminated or truncated or session_end:
-            if terminated:
-                segment.terminal = True
-            elif truncated or self.bootstrap_terminal_segments:
-                # A time limit or the next session of the same trajectory: the future still counts.
+            # Bootstrap from the next observation only where it is a state the policy acts in: after a time
+            # limit (Gymnasium's truncation) or, with bootstrap_terminal_segments, the next session's start.
+            # An env that cut the episode with no open question left (an agile/ session capped by max_questions)
+            # has no such state: the segment is terminal in every mode.
+            if not terminated and acts_in(info) and (truncated or self.bootstrap_terminal_segments):
                 segment.bootstrap_ids = self.encoder.encode(observation, None)
             else:
                 segment.terminal = True

@@ -10,6 +10,7 @@ import torch
 from agile_train.batching import response_logprobs
 from agile_train.buffer import RolloutBuffer
 from agile_train.distributed import SINGLE, Distributed
+from agile_train.generation import score_temperature
 from agile_train.losses import entropy_from_logits, masked_mean, policy_loss, value_loss
 from agile_train.models import PolicyWithValue
 from agile_train.sharding import idle_backward
@@ -42,14 +43,18 @@ class OptimizerStep:
 
 def ppo_update(policy: PolicyWithValue, optimizer: OptimizerStep, buffer: RolloutBuffer, config: PPOConfig,
                generator: torch.Generator) -> dict[str, float]:
-    """Clipped PPO (Schulman et al. 2017, eq. 7 and 9) for `config.ppo_epochs` passes over `buffer`.
+    """Clipped PPO (Schulman et al. 2017, eq. 7 and 9) for `config.ppo_epochs` passes over `buffer`, with
+    dropout off and logits at the sampling temperature, as the buffer was scored.
 
     Each micro-batch's per-token loss is weighted by its share of the minibatch's tokens (across processes),
     so the accumulated gradient is a per-token mean. Metrics are means over micro-batches (`*_avg`), the
     gradient norm per step, and `loss/total`: this process's share of the first epoch's per-token loss (the
     sum over processes is the whole loss).
     """
-    policy.train()
+    # Dropout stays off, as in scoring (TRL's disable_dropout): with it on, the ratio would compare two random
+    # masks rather than the updated policy with the one that sampled, and would not start at 1.
+    policy.eval()
+    temperature = score_temperature(config.temperature)
     history: dict[str, list[float]] = defaultdict(list)
     total_loss = 0.0
     for minibatch in buffer.minibatches(config.ppo_epochs, config.minibatch_size, config.micro_batch_size,
@@ -61,18 +66,18 @@ def ppo_update(policy: PolicyWithValue, optimizer: OptimizerStep, buffer: Rollou
                 continue
             mask, width = micro.response_mask, micro.response_ids.shape[1]
             logits, values = policy(micro.input_ids, micro.attention_mask, micro.keep)
-            pg_loss, pg_stats = policy_loss(response_logprobs(logits, micro), micro.old_logprobs, micro.advantages,
-                                            mask, config.cliprange)
+            pg_loss, pg_stats = policy_loss(response_logprobs(logits, micro, temperature), micro.old_logprobs,
+                                            micro.advantages, mask, config.cliprange)
             vf_loss, vf_stats = value_loss(values[:, :width].float(), micro.old_values, micro.returns, mask,
                                            config.cliprange_value)
-            entropy = masked_mean(entropy_from_logits(logits[:, :width]), mask)
+            entropy = masked_mean(entropy_from_logits(logits[:, :width] / temperature), mask)
             loss = pg_loss + config.vf_coef * vf_loss - config.entropy_coef * entropy
             (loss * mask.sum() / minibatch.tokens).backward()
             if minibatch.epoch == 0:
                 total_loss += float(loss.detach()) * float(mask.sum())
             for name, value in (("loss/policy_avg", pg_loss), ("loss/value_avg", vf_loss),
                                 ("policy/clipfrac_avg", pg_stats["clipfrac"]),
-                                ("policy/approxkl_avg", pg_stats["approxkl"]),
+                                ("policy/approxkl_avg", pg_stats["approxkl"]), ("val/ratio", pg_stats["ratio"]),
                                 ("val/clipfrac_avg", vf_stats["clipfrac"]), ("policy/entropy_avg", entropy)):
                 history[name].append(float(value.detach()))
         history["policy/grad_norm"].append(optimizer.step())

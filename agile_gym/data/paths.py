@@ -24,6 +24,7 @@ def cache_dir() -> Path:
     root = os.environ.get(CACHE_DIR_ENV) or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "agile"
     )
-    path = Path(root)
+    # Absolute, because the paths of what is built here (the tiny model) are saved in run folders.
+    path = Path(root).expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
