@@ -37,6 +37,25 @@ def compute_gae(rewards: torch.Tensor, values: torch.Tensor, next_value: float, 
     return advantages, advantages + values
 
 
+def action_gae(rewards: torch.Tensor, values: torch.Tensor, next_value: float, gamma: float, lam: float
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE with one step per env action: advantages and returns of a segment's actions, each `[actions]`.
+
+    `rewards[j]`: action j's env reward plus the summed per-token KL penalty of its tokens; `values[j]`: V(s_j),
+    the value head at the last context position before action j (where its first token is predicted: the value
+    of the state, not of a half-written action); `next_value`: V after the segment (0 when terminal). Then
+    delta_j = r_j + gamma V(s_j+1) - V(s_j), A_j = delta_j + gamma lam A_j+1, as Schulman et al. 2016 (eq. 16)
+    over env steps: an action's length no longer discounts its own reward (token-level GAE gives the decision
+    token of a 14-token answer lam^13 of its reward, and a 2-token one lam). Each token of action j then takes
+    A_j, as verl-agent and GiGPO assign credit per step.
+
+    >>> advantages, returns = action_gae(torch.tensor([0.8, 1.0]), torch.tensor([0.0, 0.0]), 0.0, 1.0, 0.95)
+    >>> [round(a, 3) for a in advantages.tolist()]
+    [1.75, 1.0]
+    """
+    return compute_gae(rewards, values, next_value, gamma, lam)
+
+
 class KLController:
     """The KL coefficient: fixed, or the adaptive controller of Ziegler et al. (2019, section 2.2) when
     `target` > 0, which moves it by at most 20% of `actions / horizon` per update toward KL per action = target."""

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
-from agile_train.advantages import compute_gae, token_rewards
+from agile_train.advantages import action_gae, compute_gae, token_rewards
 from agile_train.batching import Batch, collate, pad_rows, response_logprobs
+from agile_train.config import CreditAssignment
 from agile_train.distributed import SINGLE, Distributed
 from agile_train.generation import score_temperature
 from agile_train.losses import explained_variance, masked_whiten
@@ -112,10 +113,39 @@ class RolloutBuffer:
         rewards = [[turn.reward for turn in segment.turns] for segment in segments]
         return cls(per_segment, rewards, next_values, pad_id, device, dist)
 
-    def compute_advantages(self, kl_coef: float, gamma: float, lam: float, whiten: bool) -> None:
-        """GAE over each segment's tokens laid end to end, with the env reward on an action's last token and
+    def compute_advantages(self, kl_coef: float, gamma: float, lam: float, whiten: bool,
+                           credit: CreditAssignment = "token") -> None:
+        """Advantages and returns of every action, with the env reward on an action's last token and
         -kl_coef * (log pi - log pi_ref) on every token; then, with `whiten`, advantages normalized to zero mean
-        and unit variance over every process's tokens. Fills `self.samples` (actions with at least one token)."""
+        and unit variance over every process's tokens. Fills `self.samples` (actions with at least one token).
+
+        `credit`: "token" runs GAE over each segment's tokens laid end to end (`gamma`, `lam` per token);
+        "action" runs it over the segment's actions (`action_gae`: one step per env action, `gamma`, `lam` per
+        action), every token of an action taking the action's advantage and return."""
+        if credit == "action":
+            self._action_advantages(kl_coef, gamma, lam)
+        else:
+            self._token_advantages(kl_coef, gamma, lam)
+        if whiten:
+            self._whiten()
+
+    def _action_advantages(self, kl_coef: float, gamma: float, lam: float) -> None:
+        samples: list[Sample] = []
+        for segment, segment_rewards, next_value in zip(self.segments, self.rewards, self.next_values):
+            acted = [(s, r) for s, r in zip(segment, segment_rewards) if len(s.response_ids)]
+            if not acted:
+                continue
+            rewards = torch.tensor([float(token_rewards(s.old_logprobs, s.ref_logprobs, r, kl_coef).sum())
+                                    for s, r in acted])
+            values = torch.stack([s.old_values[0] for s, _ in acted])
+            advantages, returns = action_gae(rewards, values, next_value, gamma, lam)
+            for (sample, _), adv, ret in zip(acted, advantages, returns):
+                n = len(sample.response_ids)
+                sample.advantages, sample.returns = adv.repeat(n), ret.repeat(n)
+                samples.append(sample)
+        self.samples = samples
+
+    def _token_advantages(self, kl_coef: float, gamma: float, lam: float) -> None:
         samples: list[Sample] = []
         for segment, segment_rewards, next_value in zip(self.segments, self.rewards, self.next_values):
             if not segment:
@@ -131,8 +161,6 @@ class RolloutBuffer:
                 sample.advantages, sample.returns = adv, ret
                 samples.append(sample)
         self.samples = [s for s in samples if len(s.response_ids)]
-        if whiten:
-            self._whiten()
 
     def _whiten(self) -> None:
         """Zero mean, unit variance over every process's advantage tokens (as one process would over all)."""

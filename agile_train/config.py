@@ -34,6 +34,7 @@ ChatTemplate = Literal["auto", "on", "off"]
 ContextMode = Literal["last", "concat"]
 SessionAdvantageMode = Literal["heuristic", "value", "none"]
 RolloutEngineName = Literal["transformers", "vllm"]
+CreditAssignment = Literal["action", "token"]
 
 
 def _help(text: str, **kwargs: Any) -> Any:
@@ -153,8 +154,17 @@ class PPOConfig(TrainingConfig):
                          "tempered distribution, as TRL's).", default=1.0)
     stop_strings: str = _help("Comma-separated strings that end an action (besides the model's end ids); "
                               "escapes such as \\n are read. The env gets the text before it.", default="")
-    gamma: float = _help("Discount per token.", default=1.0)
-    lam: float = _help("GAE lambda.", default=0.95)
+    credit_assignment: CreditAssignment = _help(
+        "Steps of GAE. action: one step per env action (its reward plus its tokens' KL penalty; the state value "
+        "read where the action's first token is predicted), every token taking its action's advantage, so an "
+        "action's length does not discount its own reward. token: GAE over tokens, which favours short actions "
+        "while the critic is untrained (tests/agile_train/test_credit.py measures both).", default="action")
+    gamma: float = _help("Discount per GAE step (per action or per token, see --credit-assignment).", default=1.0)
+    lam: float = _help("GAE lambda per step.", default=0.95)
+    value_warmup_iterations: int = _help(
+        "Train only the value head for up to this many first iterations (the policy does not move), ending early "
+        "once val/explained_variance reaches --value-warmup-target; 0 = no warm-up.", default=0)
+    value_warmup_target: float = _help("Explained variance that ends the value warm-up.", default=0.3)
     kl_coef: float = _help("Initial coefficient of the per-token KL penalty to the reference policy.", default=0.05)
     kl_target: float = _help("Target KL per action for the adaptive coefficient; 0 keeps kl_coef fixed.",
                              default=0.0)

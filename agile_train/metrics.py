@@ -25,6 +25,7 @@ GLOSSARY = {
     "val/clipfrac_avg": "share of tokens whose value prediction was clipped",
     "val/explained_variance": "1 - Var(returns - values) / Var(returns) at rollout time",
     "val/value_mean": "mean value-head output over the rollout's tokens",
+    "val/warmup": "1 while the value warm-up trains the value head alone (the policy does not move), else 0",
     "tokens/response_length_mean": "mean action length in tokens",
     "env/reward_mean": "mean env reward per action",
     "env/episodes": "episodes that ended during the rollout",

@@ -66,6 +66,19 @@ class PolicyWithValue(nn.Module):
         return outputs.logits, values
 
     @contextlib.contextmanager
+    def value_only(self) -> Iterator[None]:
+        """Within the block only the value head takes gradients (value warm-up: the policy does not move)."""
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        for parameter in trainable:
+            parameter.requires_grad_(False)
+        self.value_head.requires_grad_(True)
+        try:
+            yield
+        finally:
+            for parameter in trainable:
+                parameter.requires_grad_(True)
+
+    @contextlib.contextmanager
     def reference(self) -> Iterator[nn.Module]:
         """The reference policy as a module with the same forward signature as `self.model`."""
         if self.is_peft:

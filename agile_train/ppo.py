@@ -12,6 +12,7 @@ Segments are AGILE's sessions (`--session-advantage`): see PPOConfig.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import time
@@ -111,6 +112,10 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
         env_wait_s=config.env_wait_s)
     kl = KLController(config.kl_coef, config.kl_target, config.kl_horizon)
     optimizer_step = OptimizerStep(optimizer, config.max_grad_norm, dist)
+    # Value warm-up: the first iterations fit the value head alone, until its explained variance is reached.
+    value_step = OptimizerStep(torch.optim.AdamW(policy.value_head.parameters(), lr=config.learning_rate),
+                               config.max_grad_norm, dist)
+    warming = config.value_warmup_iterations > 0
 
     start = 0
     if checkpoint is not None:
@@ -121,6 +126,7 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
                                  f"{config.num_envs}")
             worker.load_state({key: values[mine.start:mine.stop] for key, values in worker_state.items()})
         start, kl.coef = state["iteration"], state["kl_coef"]
+        warming = state.get("value_warmup", False)
         if dist.rank:  # the checkpoint holds the main process's generators; the others draw their own streams
             for offset, generator in enumerate(generators.values()):
                 generator.manual_seed(config.seed + 7919 * start + 104729 * dist.rank + offset)
@@ -139,16 +145,24 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
                 buffer = RolloutBuffer.score(policy, segments, config.micro_batch_size, tokenizer.pad_token_id,
                                              device, dist, config.temperature)
             # 3. Token rewards (env reward on an action's last token, KL penalty on every token) and GAE.
-            buffer.compute_advantages(kl.coef, config.gamma, config.lam, config.whiten_advantages)
+            buffer.compute_advantages(kl.coef, config.gamma, config.lam, config.whiten_advantages,
+                                      config.credit_assignment)
             metrics = dist.mean_metrics({**env_stats.summary(), **buffer.statistics(kl.coef)})
+            explained = metrics["val/explained_variance"]
+            # NaN (constant returns) keeps warming; the cap ends it in any case.
+            warming = warming and iteration <= config.value_warmup_iterations and not explained >= \
+                config.value_warmup_target
             # 4. Clipped PPO in minibatches (every process takes part, even one that collected no complete action).
             began_update = time.perf_counter()
             if dist.enabled or buffer.samples:
-                update = ppo_update(policy, optimizer_step, buffer, config, generators["minibatches"])
+                with policy.value_only() if warming else contextlib.nullcontext():
+                    update = ppo_update(policy, value_step if warming else optimizer_step, buffer, config,
+                                        generators["minibatches"])
                 (update["loss/total"],) = dist.sum(update["loss/total"])
-                scheduler.step()
                 metrics.update(dist.mean_metrics(update))
-                engine.sync(policy)
+                if not warming:
+                    scheduler.step()
+                    engine.sync(policy)
             (generated, actions) = dist.sum(generated, len(buffer.samples))
             metrics["objective/entropy"] = metrics.pop("policy/entropy_avg", float("nan"))
             metrics["throughput/tokens_per_s"] = generated / max(rollout_s, 1e-9)
@@ -157,6 +171,7 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
             metrics["lr"] = scheduler.get_last_lr()[0]
             metrics["time/iteration_s"] = time.perf_counter() - began
             metrics["memory/params_held_m"] = params_held_m
+            metrics["val/warmup"] = float(warming)
             # 5. Log, adapt the KL coefficient, checkpoint.
             kl.update(metrics["objective/kl"], int(actions))
             history.append({"iteration": iteration, **metrics})
@@ -170,7 +185,8 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
                 if dist.is_main:
                     merged = {key: [value for state in states for value in state[key]] for key in states[0]}
                     save_checkpoint(run_dir, iteration, policy, tokenizer, optimizer, scheduler, generators,
-                                    {"kl_coef": kl.coef, "model_path": model_path, "processes": dist.world_size},
+                                    {"kl_coef": kl.coef, "model_path": model_path, "processes": dist.world_size,
+                                     "value_warmup": warming},
                                     merged, full_state=full)
                 dist.barrier()
     finally:
