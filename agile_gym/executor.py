@@ -113,8 +113,12 @@ class ExpertView:
     """The expert hook (`env.unwrapped.expert()`): gold knowledge of the question now in the observation.
 
     `answer_action` is a correct action in the env's exact format, `advice_action` asks for advice and
-    `reflection_action` is what a good reflection after advice would write. `retrieved` is what the
-    observation showed from memory. Imitation data and oracle baselines use this; evaluation must not.
+    `reflection_action` is what a good reflection after advice would write: the data's general lesson
+    (`[Reflection]: ...`), else `[NoInformation]` (a fact about one product stays in that product's history).
+    `retrieved` is what the observation showed from memory. `answer_visible` is the data generator's ground
+    truth for "does the prompt show this question's answer", given what memory holds now (None where the data
+    does not know, e.g. the real releases); `agile_gym.visibility` judges the same from the prompt alone.
+    Imitation data, oracle baselines and experiments use this; evaluation must not.
     """
 
     question: Question
@@ -124,6 +128,7 @@ class ExpertView:
     advice_action: str
     reflection_action: str
     retrieved: Retrieved
+    answer_visible: bool | None = None
 
 
 class AgileEnv(gym.Env[str, str]):
@@ -217,11 +222,17 @@ class AgileEnv(gym.Env[str, str]):
 
     ## Expert hook
     `env.unwrapped.expert()` returns an `ExpertView` of the open question (gold answer action, advice,
-    reflection) for imitation data and oracle baselines; `env.unwrapped.similar_questions()` feeds
-    `SessionAdvantage`.
+    reflection, and the generator's ground truth `answer_visible`) for imitation data, oracle baselines and
+    experiments; `env.unwrapped.similar_questions()` feeds `SessionAdvantage`.
 
     ## Version History
-    - v0: initial release (`agile/ProductQA-v0`, `agile/MedMCQA-v0`).
+    - v1 (`agile/ProductQA-v1`, `agile/MedMCQA-v1`): the expert hook's reflection is the data's general lesson
+      or `[NoInformation]`, never "For questions like '...', the answer is: ..." (that entry, stored as
+      category knowledge, gave one product's answer to other products' questions); `ExpertView.answer_visible`
+      added. Observations, rewards and grading of the same actions are unchanged, but whatever reflects with the
+      expert hook (the expert agent, the oracle, imitation data) writes other knowledge, so its sessions differ.
+    - v0: initial release (`agile/ProductQA-v0`, `agile/MedMCQA-v0`). Deprecated: the ids still make the
+      current classes, so they behave as v1; use the v1 ids.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
@@ -306,12 +317,16 @@ class AgileEnv(gym.Env[str, str]):
         """What `[SeekAdvice]` tells the agent (and stores in history). Default: the gold long answer."""
         return item.question.gold_long
 
-    def _expert_reflection(self, item: SessionItem) -> str:
-        """The knowledge a good reflection on `item` would store: the data's lesson, else the answer itself."""
-        question = item.question
-        if question.knowledge:
-            return question.knowledge
-        return f"For questions like '{question.question}', the answer is: {question.gold_short}."
+    def _expert_reflection(self, item: SessionItem) -> str | None:
+        """The knowledge a good reflection on `item` would store: the data's general lesson, or None (reflect
+        `[NoInformation]`). Never the answer itself: knowledge is shared by the whole scope, where the answer
+        to one product's question would be read as the answer to another's (history keeps it for its own)."""
+        return item.question.knowledge or None
+
+    def _answer_visible(self, item: SessionItem) -> bool | None:
+        """Ground truth for `ExpertView.answer_visible`: whether the observation, with `self._retrieved`, shows
+        `item`'s answer; None (the default) where the task's data does not know."""
+        return None
 
     def _question_info(self, item: SessionItem) -> dict[str, Any]:
         """The task's own keys of `info["question"]` (fresh objects on every call: infos are kept by callers)."""
@@ -530,14 +545,16 @@ class AgileEnv(gym.Env[str, str]):
         if self._done:
             raise RuntimeError("no question is open: call reset()")
         item = self._items[self._position]
+        lesson = self._expert_reflection(item)
         return ExpertView(
             question=item.question,
             scope=item.scope,
             phase=self._phase,
             answer_action=self._gold_action(item),
             advice_action=SEEK_ADVICE,
-            reflection_action=f"{REFLECTION}: {self._expert_reflection(item)}",
+            reflection_action=f"{REFLECTION}: {lesson}" if lesson else NO_INFORMATION,
             retrieved=self._retrieved,
+            answer_visible=self._answer_visible(item),
         )
 
     def similar_questions(self, threshold: float = 0.5) -> tuple[int, int]:

@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,6 +203,34 @@ def _search_question(spec: _Spec, products: dict[str, dict], rng: random.Random)
     any_asin = rng.choice(list(products))
     return {"asin": any_asin, "question": question, "short_answer": gold, "long_answer": long, "type": "search_qa",
             "extra_data": {"answer": sql}}
+
+
+def builtin_answer_visible(category: str, question: str, question_type: str, history_questions: Iterable[str],
+                           knowledge: Iterable[str], tools: bool) -> bool | None:
+    """The generator's ground truth: whether a prompt showing `history_questions` (this product's retrieved
+    history) and `knowledge` (the category's retrieved knowledge) shows the answer of the built-in `question`.
+
+    The generator put every answer in one place: the brand and the flag question in the product's metadata
+    (always shown); a hidden fact in the reviews, shown once a history entry of one of its paraphrases is
+    retrieved (history is per product; whatever answer the entry holds); a reasoning question's answer in its
+    rule, shown once a retrieved knowledge entry holds the rule's text (case-insensitive); a search question's
+    answer in the product table, shown when `tools` offers the search. None for a category or question the
+    generator did not write.
+    """
+    spec = next((s for s in _SPECS if s.name == category), None)
+    if spec is None:
+        return None
+    if question_type == "search_qa":
+        return tools
+    if question in (f"Which brand makes this {spec.noun}?", spec.review_flag[1]):
+        return True
+    paraphrases = spec.hidden_fact[1]
+    if question in paraphrases:
+        return any(past in paraphrases for past in history_questions)
+    rule = next((knowledge_text for _, _, asked, knowledge_text in spec.rules if asked == question), None)
+    if rule is None:
+        return None
+    return any(rule.casefold() in text.casefold() for text in knowledge)
 
 
 def write_builtin_productqa(root: str | Path) -> Path:

@@ -42,7 +42,7 @@ def _option_lines(question: Question) -> str:
 
 
 class MedMCQAEnv(AgileEnv):
-    """AGILE's medical multiple-choice task (MedMCQA, MedQA) as a Gymnasium text environment (`agile/MedMCQA-v0`).
+    """AGILE's medical multiple-choice task (MedMCQA, MedQA) as a Gymnasium text environment (`agile/MedMCQA-v1`).
 
     `AgileEnv` documents what every agile/ env shares (actions, rewards, episode end, `info`, the common
     arguments); this adds what is MedMCQA's own.
@@ -91,7 +91,7 @@ class MedMCQAEnv(AgileEnv):
 
     >>> import gymnasium as gym
     >>> import agile_gym
-    >>> env = gym.make("agile/MedMCQA-v0")
+    >>> env = gym.make("agile/MedMCQA-v1")
     >>> observation, info = env.reset(seed=0)
     >>> print(observation.split("\\n", 2)[2])
     Question: Deficiency of which vitamin causes scurvy?
@@ -107,7 +107,9 @@ class MedMCQAEnv(AgileEnv):
     (0.0, True, 0.5)
 
     ## Version History
-    - v0: initial release.
+    - v1: the expert hook reflects the record's lesson (`reflection`, else `exp`) or `[NoInformation]`, never
+      "the answer is: <option>" (see `AgileEnv`); `answer_visible` is None (no ground truth for this data).
+    - v0: initial release; deprecated (the id makes this class, so it behaves as v1).
     """
 
     def __init__(

@@ -15,7 +15,7 @@ from agile_gym.actions import (
     PredictAnswer,
     SearchProduct,
 )
-from agile_gym.data.builtin import builtin_productqa_root
+from agile_gym.data.builtin import builtin_answer_visible, builtin_productqa_root
 from agile_gym.data.paths import task_data_dir
 from agile_gym.data.productqa import list_categories, load_category
 from agile_gym.data.types import SEARCH, Category
@@ -29,7 +29,7 @@ _MAX_CHOICES_SHOWN = 12
 
 
 class ProductQAEnv(AgileEnv):
-    """AGILE's ProductQA customer-service session as a Gymnasium text environment (`agile/ProductQA-v0`).
+    """AGILE's ProductQA customer-service session as a Gymnasium text environment (`agile/ProductQA-v1`).
 
     `AgileEnv` documents what every agile/ env shares (actions, rewards, episode end, `info`, the common
     arguments); this adds what is ProductQA's own.
@@ -81,7 +81,7 @@ class ProductQAEnv(AgileEnv):
 
     >>> import gymnasium as gym
     >>> import agile_gym
-    >>> env = gym.make("agile/ProductQA-v0", category="kettles")
+    >>> env = gym.make("agile/ProductQA-v1", category="kettles")
     >>> observation, info = env.reset(seed=0)
     >>> info["question"]["type"], info["question"]["text"]
     ('search_qa', 'I want a Steamly kettle under $113. What do you have?')
@@ -99,8 +99,15 @@ class ProductQAEnv(AgileEnv):
     (0.0, True, 0.85)
     >>> env.close()
 
+    ## Expert hook
+    On the built-in data `env.unwrapped.expert().answer_visible` is the generator's ground truth (brand and flag
+    questions: in the metadata; a hidden fact: once a paraphrase's history entry is retrieved; a reasoning
+    question: once its rule's knowledge is retrieved; a search: when `tools` is on); None on a release.
+
     ## Version History
-    - v0: initial release.
+    - v1: the expert hook reflects the data's lesson or `[NoInformation]`, never a product's answer, and has
+      `answer_visible` (see `AgileEnv`).
+    - v0: initial release; deprecated (the id makes this class, so it behaves as v1).
     """
 
     has_tools = True
@@ -117,7 +124,9 @@ class ProductQAEnv(AgileEnv):
         db_dir: str | Path | None = None,
         **executor_kwargs: Any,
     ) -> None:
-        root = task_data_dir("productqa", data_dir) or builtin_productqa_root()
+        release_root = task_data_dir("productqa", data_dir)
+        self._builtin = release_root is None
+        root = release_root or builtin_productqa_root()
         if category is None:
             names = list_categories(root, split)
         else:
@@ -141,6 +150,15 @@ class ProductQAEnv(AgileEnv):
 
     def _history_key(self, item: SessionItem) -> str:
         return f"{item.scope}/{item.question.asin}"
+
+    def _answer_visible(self, item: SessionItem) -> bool | None:
+        if not self._builtin:
+            return None
+        return builtin_answer_visible(
+            item.scope, item.question.question, item.question.type,
+            [entry.question for entry, _ in self._retrieved.history],
+            [text for text, _ in self._retrieved.knowledge], self.use_tools,
+        )
 
     def _question_info(self, item: SessionItem) -> dict[str, Any]:
         return {"product": dict(self.categories[item.scope].products[item.question.asin])}

@@ -99,3 +99,12 @@ def test_observations_are_in_space_and_accept_unicode(env_id):
     assert env.observation_space.contains(obs)
     assert env.action_space.contains("中文 text with emoji \U0001f600")
     assert not env.action_space.contains(b"bytes")
+
+
+@pytest.mark.parametrize("old_id", sorted(agile_gym.DEPRECATED_ENVIRONMENTS))
+def test_deprecated_ids_still_make_the_current_env_and_warn(old_id):
+    new_id = agile_gym.DEPRECATED_ENVIRONMENTS[old_id]
+    assert new_id in agile_gym.ENVIRONMENTS
+    with pytest.warns(DeprecationWarning, match="out of date"):
+        old = gym.make(old_id)
+    assert type(old.unwrapped) is type(gym.make(new_id).unwrapped)
