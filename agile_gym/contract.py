@@ -76,6 +76,15 @@ TOTAL_SCORE: Final = "total_score"
 INVALID_ACTION_RATE: Final = "invalid_action_rate"
 PER_TYPE: Final = "per_type"
 
+# ---- what the observation shows ---------------------------------------------------------------------------
+# The info fields that an agent's prompt shows as text, as key paths (a list's entries share one path). Every
+# other field (the question's id, type and index, retrieval scores, metrics) is for code only: a decision that
+# reads them cannot be learned from the observation. `agile_gym.visibility` reads nothing else.
+PROMPT_FIELDS: Final = (
+    (QUESTION, TEXT), (QUESTION, ASIN), (QUESTION, SCOPE), (QUESTION, PRODUCT), (QUESTION, OPTIONS),
+    (MEMORY, HISTORY, QUESTION), (MEMORY, HISTORY, ANSWER), (MEMORY, KNOWLEDGE, TEXT), (AVAILABLE_ACTIONS,),
+)
+
 
 class _QuestionInfoRequired(TypedDict):
     id: str
@@ -206,8 +215,8 @@ class SessionAdvantageInfo(StepInfo):
 __all__ = [
     "ACCURACY", "ACTION", "ADVICE_RATE", "ADVISED", "ANSWER", "ANSWER_PHASE", "ASIN", "AVAILABLE_ACTIONS", "CORRECT",
     "EXPECTED_FORMAT", "FEEDBACK", "HISTORY", "ID", "INDEX", "INVALID_ACTION", "INVALID_ACTION_RATE", "KNOWLEDGE",
-    "MEMORY", "METRICS", "OPTIONS", "PER_TYPE", "PHASE", "PRODUCT", "QUESTION", "QUESTIONS", "QUESTION_ID",
-    "QUESTION_TYPE", "REFLECT_PHASE", "RESULT", "REWARD", "SCOPE", "SCORE", "SCORED", "SEARCH_RESULTS",
+    "MEMORY", "METRICS", "OPTIONS", "PER_TYPE", "PHASE", "PROMPT_FIELDS", "PRODUCT", "QUESTION", "QUESTIONS",
+    "QUESTION_ID", "QUESTION_TYPE", "REFLECT_PHASE", "RESULT", "REWARD", "SCOPE", "SCORE", "SCORED", "SEARCH_RESULTS",
     "SEGMENT_END", "SESSION_ADVANTAGE", "SESSION_LENGTH", "TASK_REWARD", "TEXT", "TOTAL_SCORE", "TYPE",
     "ActionName", "HistoryEntryInfo", "Info", "KnowledgeEntryInfo", "MemoryInfo", "MetricsInfo", "Phase",
     "QuestionInfo", "ResultInfo", "SessionAdvantageInfo", "StepInfo", "TypeMetricsInfo",

@@ -16,7 +16,7 @@ PARTS = (
     contract.TypeMetricsInfo,
 )
 KEY_CONSTANTS = {name: value for name, value in vars(contract).items()
-                 if name.isupper() and not name.endswith("_PHASE")}
+                 if name.isupper() and not name.endswith("_PHASE") and isinstance(value, str)}
 
 
 def keys(part) -> set[str]:
@@ -28,6 +28,17 @@ def test_every_key_has_one_constant_named_after_it_and_every_constant_is_a_key()
     assert set(KEY_CONSTANTS.values()) == set().union(*map(keys, PARTS))
     assert set(KEY_CONSTANTS) | {"ANSWER_PHASE", "REFLECT_PHASE"} <= set(contract.__all__)
     assert set(typing.get_args(contract.Phase)) == {contract.ANSWER_PHASE, contract.REFLECT_PHASE}
+
+
+def test_every_prompt_field_is_a_path_through_the_info_contract():
+    for path in contract.PROMPT_FIELDS:
+        part = contract.Info
+        for key in path:
+            assert key in keys(part), (path, key, part.__name__)
+            hint = typing.get_type_hints(part)[key]
+            part = typing.get_args(hint)[0] if typing.get_origin(hint) is list else hint
+    assert (contract.QUESTION, contract.ID) not in contract.PROMPT_FIELDS
+    assert not any(contract.SCORE in path for path in contract.PROMPT_FIELDS)
 
 
 def test_only_the_task_keys_of_a_question_are_optional():
@@ -79,7 +90,7 @@ def test_reset_and_step_infos_follow_the_contract_through_a_whole_session(env_id
 
 
 def test_the_checker_catches_a_missing_key_and_a_wrong_type():
-    env = gym.make("agile/MedMCQA-v0")
+    env = gym.make("agile/MedMCQA-v1")
     _, info = env.reset(seed=0)
     *_, info = env.step("[SeekAdvice]")
     check(info, contract.StepInfo)
