@@ -1,36 +1,20 @@
 """Scripted reference agents: baselines for benchmarks and fixtures for tests.
 
-Every agent maps `(observation, info)` to an action string. None of them parses the observation:
-they read `info`, and the oracle reads gold answers through the env's documented expert hook.
+Every agent maps `(observation, info)` to an action string, reading `info` (which holds what the observation
+shows); the oracle and the expert read gold answers through the env's documented expert hook.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from agile_gym.actions import NO_INFORMATION, SEARCH_PRODUCT, SEEK_ADVICE
+from agile_gym.actions import NO_INFORMATION, PREDICT_ANSWER, SEARCH_PRODUCT, SEEK_ADVICE
 from agile_gym.answerer import MemoryAnswerer
-from agile_gym.contract import ANSWER as ANSWER_KEY
-from agile_gym.contract import (
-    AVAILABLE_ACTIONS,
-    HISTORY,
-    KNOWLEDGE,
-    MEMORY,
-    METRICS,
-    PHASE,
-    PRODUCT,
-    QUESTION,
-    REFLECT_PHASE,
-    SCORE,
-    TEXT,
-)
-from agile_gym.data.types import Question
+from agile_gym.contract import AVAILABLE_ACTIONS, METRICS, PHASE, QUESTION, REFLECT_PHASE, SCOPE
 from agile_gym.episodes import act_each, play_episodes
-from agile_gym.grading import normalize_answer
-from agile_gym.memory.retrieval import tokenize
+from agile_gym.visibility import judge
 
 
 class Agent(Protocol):
@@ -94,58 +78,55 @@ class NeverAdviceAgent:
 
 
 class ExpertAgent:
-    """What a good agent does, decided from gold data through `env.unwrapped.expert()`: the imitation teacher.
+    """The imitation teacher: decides from the observation what a good agent does, then takes the content of
+    that action from gold data (`env.unwrapped.expert()`).
 
-    Per question: answer (with the gold answer) when the prompt already holds it (a retrieved history or
-    knowledge entry, or the product metadata, contains the gold short answer); for search questions with
-    reference SQL, search with that SQL; otherwise seek advice, then reflect with the data's lesson (or a
-    generalization built from the answer). `extra_advice_rate` asks for advice even when the prompt holds
-    the answer (a more cautious teacher); `answer_rate` answers some questions it could not know (a bolder one).
+    The choice between answering, searching and asking is a function of the observation and the knobs only,
+    through `agile_gym.visibility.judge` (so a policy shown the same prompt can learn it): a search request with
+    the search tool offered is searched, with the question's reference SQL (one that returns nothing when the
+    data has none); a question whose answer the prompt shows is answered with the gold answer, or, with
+    probability `extra_advice_rate`, asked (a more cautious teacher); any other question is asked, or, with
+    probability `answer_rate` or when advice is switched off, answered with `MemoryAnswerer`'s best guess from
+    the prompt, never the gold (a bolder teacher). One draw from its own generator (`seed`) per question. After
+    advice it reflects with the data's general lesson, or `[NoInformation]` when the data has none
+    (`ExpertView.reflection_action`).
     """
 
-    def __init__(self, env, extra_advice_rate: float = 0.0, answer_rate: float = 0.0, seed: int = 0,
-                 match_score: float = 1.2) -> None:
+    def __init__(self, env, extra_advice_rate: float = 0.0, answer_rate: float = 0.0, seed: int = 0) -> None:
         for name, value in (("extra_advice_rate", extra_advice_rate), ("answer_rate", answer_rate)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
         self.env = env.unwrapped
-        self.extra_advice_rate, self.answer_rate, self.match_score = extra_advice_rate, answer_rate, match_score
+        self.extra_advice_rate, self.answer_rate = extra_advice_rate, answer_rate
         self.rng = np.random.default_rng(seed)
+        self.answerer = MemoryAnswerer()
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
-        """See the class docstring; draws from its own generator (`seed`), so its choices are reproducible."""
-        expert = self.env.expert()
+        """See the class docstring; reproducible from `seed`."""
         if info[PHASE] == REFLECT_PHASE:
-            return expert.reflection_action
-        question = expert.question
-        if question.reference_sql and getattr(self.env, "use_tools", False):
-            return f"{SEARCH_PRODUCT}\n[SQL]: {question.reference_sql}"
-        known = self.prompt_holds_answer(info, question)
-        if known and self.rng.random() >= self.extra_advice_rate:
-            return expert.answer_action
-        if not known and self.rng.random() < self.answer_rate:
-            return expert.answer_action
-        return expert.advice_action if expert.advice_action in info[AVAILABLE_ACTIONS] else expert.answer_action
+            return self.env.expert().reflection_action
+        choice = self.choose(observation, info)
+        if choice == SEARCH_PRODUCT:
+            fallback = f"SELECT product_id FROM `{info[QUESTION][SCOPE]}` LIMIT 0"
+            sql = self.env.expert().question.reference_sql or fallback
+            return f"{SEARCH_PRODUCT}\n[SQL]: {sql}"
+        if choice == SEEK_ADVICE:
+            return SEEK_ADVICE
+        if judge(observation, info).visible:
+            return self.env.expert().answer_action
+        return self.answerer.propose(observation, info).answer
 
-    def prompt_holds_answer(self, info: dict[str, Any], question: Question) -> bool:
-        """Whether the prompt already answers the question: a closely retrieved history or knowledge entry
-        (BM25 score >= `match_score`) contains the gold short answer (for multiple choice, the gold option's
-        text) as a whole word or phrase, or the product metadata value of a feature the question names equals it."""
-        gold = normalize_answer(
-            dict(question.options)[question.gold_short] if question.options else question.gold_short
-        )
-        if not gold:
-            return False
-        pattern = re.compile(rf"(?<!\w){re.escape(gold)}(?!\w)")
-        memory = info[MEMORY]
-        close = [e[ANSWER_KEY] for e in memory[HISTORY] if e[SCORE] >= self.match_score]
-        close += [e[TEXT] for e in memory[KNOWLEDGE] if e[SCORE] >= self.match_score]
-        if any(pattern.search(normalize_answer(text)) for text in close):
-            return True
-        shown = info[QUESTION]
-        words = set(tokenize(shown[TEXT]))
-        return any(normalize_answer(str(value)) == gold for feature, value in shown.get(PRODUCT, {}).items()
-                   if feature != "title" and words & set(tokenize(feature.replace("_", " "))))
+    def choose(self, observation: str, info: dict[str, Any]) -> str:
+        """The answer-phase choice, as an action tag (`[PredictAnswer]`, `[SearchProduct]` or `[SeekAdvice]`),
+        from the observation and the knobs alone; draws once from the generator."""
+        draw = self.rng.random()
+        available = info[AVAILABLE_ACTIONS]
+        visibility = judge(observation, info)
+        if visibility.search and SEARCH_PRODUCT in available:
+            return SEARCH_PRODUCT
+        cautious = visibility.visible and draw < self.extra_advice_rate
+        unsure = not visibility.visible and draw >= self.answer_rate
+        return SEEK_ADVICE if (cautious or unsure) and SEEK_ADVICE in available else PREDICT_ANSWER
 
 
 AGENTS = {
