@@ -73,9 +73,12 @@ _FRAME_WORDS = frozenset(tokenize(
 ))
 # Requests to find products rather than questions about the product shown.
 _SEARCH_REQUEST = re.compile(
-    r"\b(what do you have|do you have|you got|got anything|anything (else|like)|show me|give me|find me|hook me up|"
-    r"recommend|suggest|looking for|in the market for|i want an?|i need an?|i'm after|any (\w+ ){1,3}(that|with|under)|"
-    r"what'?s the (cheapest|largest|smallest|biggest|lightest|highest|lowest|best))\b",
+    r"\b(what do you have|do you have|you'?ve got|you got|got anything|got any|anything (else|like)|show me|"
+    r"give me|gimme|get me|fetch me|find me|hook me up|dig up|pull (that|it) up|recommend|suggest|looking for|"
+    r"in the market for|in need of|i want an?|i need an?|i'm after|any (\w+ ){1,3}(that|with|under)|"
+    r"product id|(best|top) (option|pick|choice)|the first (one|product)|which one|"
+    r"cheapest|least expensive|most affordable|"
+    r"what'?s the (largest|smallest|biggest|lightest|highest|lowest|fastest|best))\b",
     re.IGNORECASE,
 )
 _MIN_PREFIX = 3
