@@ -104,6 +104,9 @@ class ModelConfig:
     tiny_vocab_size: int = _help(f"Tokenizer vocabulary of the '{TINY_MODEL}' model.", default=2000)
     tiny_hidden_size: int = _help(f"Hidden width of the '{TINY_MODEL}' model.", default=128)
     tiny_layers: int = _help(f"Transformer layers of the '{TINY_MODEL}' model.", default=2)
+    tiny_general_words: int = _help(
+        f"Common English words (wordfreq's) the '{TINY_MODEL}' tokenizer also learns from, so held-out text is not "
+        "cut into fragments; 0: the env's text only (for vocabularies too small to hold both).", default=5000)
 
     def __post_init__(self) -> None:
         _check_choices(self)

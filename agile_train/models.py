@@ -218,7 +218,8 @@ def resolve_base(config: ModelConfig, base: str, corpus: Callable[[], list[str]]
         from agile_train.tiny import cached_tiny_model
 
         return str(cached_tiny_model(corpus(), cache_dir(), vocab_size=config.tiny_vocab_size,
-                                     hidden_size=config.tiny_hidden_size, layers=config.tiny_layers, seed=seed))
+                                     hidden_size=config.tiny_hidden_size, layers=config.tiny_layers, seed=seed,
+                                     general_words=config.tiny_general_words))
     from agile_train.named_models import NAMED_MODELS, named_model_path
 
     if base in NAMED_MODELS:

@@ -16,11 +16,26 @@ from agile_gym.files import publish_folder
 
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
 # Part of the cache key: bump when the architecture or initialization changes.
-TINY_FORMAT = 2
+TINY_FORMAT = 3
+# General English the tokenizer also learns from, so text it was not trained on (held-out categories) is not cut
+# into fragments: wordfreq's most frequent English words, each repeated so that their merges compete with the
+# env's own text. Measured on the built-in data (tests/agile_train/test_tiny.py): held-out prompts went from
+# 1.69x to 1.44x the characters per token of train prompts.
+GENERAL_WORDS, GENERAL_REPEATS = 5000, 10
 
 
-def train_tokenizer(corpus: Iterable[str], vocab_size: int):
-    """A BPE tokenizer over words marked with a leading '▁' (SentencePiece style, so decoding restores spaces)."""
+def general_english(words: int = GENERAL_WORDS, repeats: int = GENERAL_REPEATS) -> list[str]:
+    """The `words` most frequent English words (PyPI's wordfreq, offline data), `repeats` times over."""
+    try:
+        from wordfreq import top_n_list
+    except ImportError as error:
+        raise ImportError(f"the tiny model's tokenizer needs wordfreq: pip install -e '.[train]' ({error})") from None
+    return top_n_list("en", words) * repeats
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int, general_words: int = GENERAL_WORDS):
+    """A BPE tokenizer over words marked with a leading '▁' (SentencePiece style, so decoding restores spaces),
+    trained on `corpus` plus the `general_words` most common English words (`general_english`; 0: none)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -32,7 +47,8 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int):
     )
     tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS, UNK], show_progress=False)
-    tokenizer.train_from_iterator(list(corpus), trainer=trainer)
+    general = general_english(general_words) if general_words else []
+    tokenizer.train_from_iterator(list(corpus) + general, trainer=trainer)
     bos_id = tokenizer.token_to_id(BOS)
     tokenizer.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, bos_id)])
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD,
@@ -41,12 +57,13 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int):
 
 def build_tiny_model(output_dir: str | os.PathLike, corpus: Iterable[str], vocab_size: int = 2000,
                      hidden_size: int = 128, layers: int = 2, max_positions: int = 4096, seed: int = 0,
-                     initializer_range: float = 0.1) -> Path:
-    """Train a tokenizer on `corpus`, initialize a Llama from a config, save both to `output_dir`."""
+                     initializer_range: float = 0.1, general_words: int = GENERAL_WORDS) -> Path:
+    """Train a tokenizer on `corpus` (and `general_words` common English words), initialize a Llama from a
+    config, save both to `output_dir`."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = train_tokenizer(corpus, vocab_size)
+    tokenizer = train_tokenizer(corpus, vocab_size, general_words)
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 4,
         num_hidden_layers=layers, num_attention_heads=max(1, hidden_size // 32),

@@ -14,7 +14,8 @@ def toy_config(tmp_path, **overrides):
 
     values = dict(
         env=TOY_ENV, env_kwargs="{}", output_dir=str(tmp_path / "run"), iterations=4, num_envs=8, steps_per_env=4,
-        max_new_tokens=1, tiny_vocab_size=64, tiny_hidden_size=64, learning_rate=1e-3, lora_r=0, kl_coef=0.0,
+        max_new_tokens=1, tiny_vocab_size=64, tiny_hidden_size=64, tiny_general_words=0, learning_rate=1e-3, lora_r=0,
+        kl_coef=0.0,
         minibatch_size=16, micro_batch_size=16, ppo_epochs=2, checkpoint_every=1000, device="cpu",
     )
     values.update(overrides)
@@ -29,7 +30,7 @@ def toy_model(lora_r: int):
     from agile_train.env_factory import env_text
     from agile_train.models import load_model, plan_model
 
-    model = ModelConfig(tiny_vocab_size=64, tiny_hidden_size=64, lora_r=lora_r, device="cpu")
+    model = ModelConfig(tiny_vocab_size=64, tiny_hidden_size=64, tiny_general_words=0, lora_r=lora_r, device="cpu")
     _, tokenizer, policy = load_model(model, plan_model(""), torch.device("cpu"), lambda: env_text(TOY_ENV, {}, 0))
     return tokenizer, policy
 

@@ -76,7 +76,8 @@ def test_fsdp_ppo_checkpoint_loads_unsharded_and_resumes_on_one_process(tmp_path
     # LoRA, sharded because the shipped accelerate config says distributed_type: FSDP.
     launch(2, "-m", "agile_train.ppo", "--env", TOY_ENV, "--env-kwargs", "{}", "--output-dir", str(run),
            "--iterations", "2", "--num-envs", "4", "--steps-per-env", "2", "--max-new-tokens", "2",
-           "--tiny-vocab-size", "64", "--tiny-hidden-size", "64", "--minibatch-size", "8", "--micro-batch-size", "2",
+           "--tiny-vocab-size", "64", "--tiny-general-words", "0", "--tiny-hidden-size", "64",
+           "--minibatch-size", "8", "--micro-batch-size", "2",
            "--checkpoint-every", "1", "--device", "cpu", "--lora-r", "8",
            launcher=("--config_file", "configs/accelerate/fsdp.yaml"))
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -117,7 +118,8 @@ def test_ppo_runs_on_two_processes_and_resumes_on_one(tmp_path):
     run = tmp_path / "run"
     launch(2, "-m", "agile_train.ppo", "--env", TOY_ENV, "--env-kwargs", "{}", "--output-dir", str(run),
            "--iterations", "2", "--num-envs", "4", "--steps-per-env", "2", "--max-new-tokens", "1",
-           "--tiny-vocab-size", "64", "--tiny-hidden-size", "64", "--lora-r", "0", "--minibatch-size", "8",
+           "--tiny-vocab-size", "64", "--tiny-general-words", "0", "--tiny-hidden-size", "64",
+           "--lora-r", "0", "--minibatch-size", "8",
            "--micro-batch-size", "8", "--checkpoint-every", "1", "--device", "cpu")
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [line["iteration"] for line in lines] == [1, 2]  # written once, by the main process

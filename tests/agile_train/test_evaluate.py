@@ -7,7 +7,7 @@ from agile_train.evaluate import aggregate, evaluate, main
 from agile_train.ppo import train_ppo
 from tests.agile_train.conftest import TOY_ENV, toy_config
 
-TINY = dict(tiny_vocab_size=64, tiny_hidden_size=64, max_new_tokens=1)
+TINY = dict(tiny_vocab_size=64, tiny_hidden_size=64, tiny_general_words=0, max_new_tokens=1)
 
 
 def test_evaluate_reports_the_paper_metrics_on_an_agile_env(tmp_path):

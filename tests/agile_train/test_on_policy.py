@@ -57,7 +57,8 @@ def _policy_with_dropout(mode: str, dropout: float):
         from agile_train.env_factory import env_text
         from agile_train.models import load_model, plan_model
 
-        model = ModelConfig(tiny_vocab_size=64, tiny_hidden_size=64, lora_r=4, lora_dropout=dropout, device="cpu")
+        model = ModelConfig(tiny_vocab_size=64, tiny_hidden_size=64, tiny_general_words=0, lora_r=4,
+                            lora_dropout=dropout, device="cpu")
         tokenizer, policy = load_model(model, plan_model(""), CPU, lambda: env_text(TOY_ENV, {}, 0))[1:]
         draw = torch.Generator().manual_seed(1)
         with torch.no_grad():
