@@ -9,7 +9,7 @@ from agile_train.tiny import train_tokenizer
 
 
 def _prompts(split: str, category: str | None = None, steps: int = 60) -> list[str]:
-    env = gym.make("agile/ProductQA-v0", split=split, **({"category": category} if category else {}))
+    env = gym.make("agile/ProductQA-v1", split=split, **({"category": category} if category else {}))
     observation, info = env.reset(seed=0)
     agent, seen = ExpertAgent(env), [observation]
     for _ in range(steps):
