@@ -150,7 +150,7 @@ def plot_along_session(results: dict, path: Path) -> Path:
         means = [np.nan if i["mean"] is None else i["mean"] for i in intervals]
         axis.errorbar(quarters, means, yerr=np.array([_error_bar(i) for i in intervals]).T, marker="o",
                       capsize=3, label=name)
-    axis.set(xlabel="quarter of the category's questions", ylabel="advice rate", xticks=quarters,
+    axis.set(xlabel="quarter of the category's questions", ylabel="advice rate", xticks=quarters, ylim=(-0.02, 1.02),
              title=f"advice rate along the session ({results['env']['id']})")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
@@ -172,7 +172,8 @@ def plot_cost(results: dict, path: Path) -> Path:
         sft_mean = sft["mean"][metric]["mean"]
         axis.errorbar([sft["advice_cost"]], [np.nan if sft_mean is None else sft_mean],
                       yerr=np.array([_error_bar(sft["mean"][metric])]).T, marker="s", capsize=3, label="SFT")
-        axis.set(xlabel="advice cost c", ylabel=LABELS[metric], title=f"{LABELS[metric]} ({results['env']['id']})")
+        axis.set(xlabel="advice cost c", ylabel=LABELS[metric], title=f"{LABELS[metric]} ({results['env']['id']})",
+                 ylim=(-0.02, 1.02))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     return save_figure(figure, path)
