@@ -65,3 +65,16 @@ def test_rerun_resumes_from_the_cache(quick_run):
     after = json.loads((quick_run / "fidelity.json").read_text())
     assert after["timing"] == {}  # nothing trained or played again
     assert after["stages"] == before["stages"]
+
+
+def test_cut_short_ppo_resumes_from_its_checkpoint(quick_run):
+    run = quick_run / "seed0" / "ppo_c0.1"
+    checkpoints = {path.name: path.stat().st_mtime_ns for path in (run / "checkpoints").iterdir()}
+    # As if the command had stopped after the checkpoint but before the stage was marked done and evaluated.
+    (run / "fidelity_stage.json").unlink()
+    (quick_run / "seed0" / "eval" / "ppo_c0.1.json").unlink()
+    assert main(["--quick", "--quiet", "--output-dir", str(quick_run)]) == 0
+    after = json.loads((quick_run / "fidelity.json").read_text())
+    assert set(after["timing"]) == {"seed0/ppo_c0.1", "seed0/eval/ppo_c0.1"}
+    # Resumed: the same checkpoints, untouched (a wiped run would have written them anew).
+    assert {path.name: path.stat().st_mtime_ns for path in (run / "checkpoints").iterdir()} == checkpoints
