@@ -37,7 +37,7 @@ from agile_gym.data.builtin import BUILTIN_CATEGORIES
 from agile_gym.files import atomic_write
 from agile_gym.progress import progress_bar
 from benchmarks.fidelity_play import ask_scores, play_policy, teacher_decisions
-from benchmarks.fidelity_stats import auc
+from benchmarks.fidelity_stats import auc, stage_name
 from benchmarks.sessions import ABLATIONS, ablation_kwargs
 
 
@@ -97,11 +97,6 @@ def train_seed(seed: int) -> int:
     """The seed SFT and PPO run with: seeds 100 apart, so seed s's expert sessions (s*100, s*100+1, ...) never
     overlap another seed's."""
     return seed * TRAIN_SEED_STRIDE
-
-
-def stage_name(cost: float, ablation: str = "full") -> str:
-    """'ppo_c0.3', or 'ppo_c0.3_no_memory' for an ablation."""
-    return f"ppo_c{cost:g}" + ("" if ablation == "full" else f"_no_{ablation}")
 
 
 # ---- caching ------------------------------------------------------------------------------------------------

@@ -17,7 +17,15 @@ import numpy as np
 
 from agile_gym.files import atomic_write
 from agile_gym.results import markdown_table, pyplot, save_figure
-from benchmarks.fidelity_stats import METRICS, QUARTERS, mean_interval, paired_bootstrap, paired_test, summarize
+from benchmarks.fidelity_stats import (
+    METRICS,
+    QUARTERS,
+    mean_interval,
+    paired_bootstrap,
+    paired_test,
+    stage_name,
+    summarize,
+)
 from benchmarks.sessions import ABLATIONS
 
 SIGNIFICANCE = 0.05
@@ -30,7 +38,6 @@ def define_tests(config) -> list[dict]:
     """The findings as claims x > y, each side a (stage, metric): (a) asking follows visibility, for SFT and
     PPO; (b) PPO beats SFT; (c) advice falls as its cost rises; (d) advice falls along the session, for SFT and
     PPO; (e) every ablation costs score. PPO means the ablation-cost policy unless named."""
-    from benchmarks.fidelity import stage_name
 
     main = stage_name(config.ablation_cost)
     tests = [{"name": f"a: asks more when the answer is not visible, {stage}", "x": [stage, "p_ask_hidden"],
@@ -49,7 +56,6 @@ def define_tests(config) -> list[dict]:
 
 def build_results(config, gate: dict, records: dict[int, dict[str, list[dict]]], timing: dict) -> dict:
     """fidelity.json's content from every (seed, stage)'s per-question records."""
-    from benchmarks.fidelity import stage_name
     from benchmarks.report import package_versions
 
     seeds = sorted(records)

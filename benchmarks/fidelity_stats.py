@@ -152,3 +152,8 @@ def auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
         return None
     wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
     return wins / (len(positives) * len(negatives))
+
+
+def stage_name(cost: float, ablation: str = "full") -> str:
+    """'ppo_c0.3', or 'ppo_c0.3_no_memory' for an ablation: the stage keys of fidelity.json."""
+    return f"ppo_c{cost:g}" + ("" if ablation == "full" else f"_no_{ablation}")
