@@ -46,6 +46,14 @@ def default_env() -> str:
     return "agile/ProductQA-v1" if "agile/ProductQA-v1" in gym.registry else "agile/ProductQA-v0"
 
 
+def builtin_root() -> str:
+    """The built-in ProductQA data, named explicitly: the experiment's categories are built in, whatever
+    $AGILE_DATA_DIR points at."""
+    from agile_gym.data.builtin import builtin_productqa_root
+
+    return str(builtin_productqa_root())
+
+
 ORDERS = 2  # question orders per test category; order k of seed s resets with ORDER_SEED + 10 * s + k
 ORDER_SEED, GATE_SEED, TRAIN_SEED_STRIDE = 10_000, 20_000, 100
 
@@ -130,7 +138,8 @@ class Experiment:
         self.timing: dict[str, float] = {}
 
     def train_kwargs(self, categories: list[str], cost: float) -> dict:
-        kwargs = {"split": "train", "category": categories, "shuffle": True, "advice_cost": cost}
+        kwargs = {"data_dir": builtin_root(), "split": "train", "category": categories, "shuffle": True,
+                  "advice_cost": cost}
         if self.config.train_max_questions:
             kwargs["max_questions"] = self.config.train_max_questions
         return kwargs
@@ -217,8 +226,8 @@ class Experiment:
         envs = []
         for name, _, category in sessions:
             cost, ablation = stages[name]
-            kwargs = {"split": "test", "category": category, "shuffle": True, "advice_cost": cost,
-                      **ablation_kwargs(ablation)}
+            kwargs = {"data_dir": builtin_root(), "split": "test", "category": category, "shuffle": True,
+                      "advice_cost": cost, **ablation_kwargs(ablation)}
             if config.eval_max_questions:
                 kwargs["max_questions"] = config.eval_max_questions
             envs.append(gym.make(config.env, **kwargs))
@@ -243,7 +252,7 @@ class Experiment:
         if saved:
             return saved["gate"]
         sft_dir, _ = self.sft(0, categories)
-        kwargs = {"split": "train", "category": config.validation_category, "shuffle": True,
+        kwargs = {"data_dir": builtin_root(), "split": "train", "category": config.validation_category, "shuffle": True,
                   "advice_cost": config.ablation_cost}
         if config.train_max_questions:
             kwargs["max_questions"] = config.train_max_questions

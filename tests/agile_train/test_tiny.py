@@ -5,11 +5,14 @@ import pytest
 
 import agile_gym  # noqa: F401  (registers the agile/ ids)
 from agile_gym.agents import ExpertAgent
+from agile_gym.data.builtin import builtin_productqa_root
 from agile_train.tiny import train_tokenizer
 
 
 def _prompts(split: str, category: str | None = None, steps: int = 60) -> list[str]:
-    env = gym.make("agile/ProductQA-v1", split=split, **({"category": category} if category else {}))
+    # Named explicitly: a module-scoped fixture runs before the autouse one that clears $AGILE_DATA_DIR.
+    env = gym.make("agile/ProductQA-v1", data_dir=str(builtin_productqa_root()), split=split,
+                   **({"category": category} if category else {}))
     observation, info = env.reset(seed=0)
     agent, seen = ExpertAgent(env), [observation]
     for _ in range(steps):
