@@ -43,16 +43,11 @@ class OptimizerStep:
 
 def ppo_update(policy: PolicyWithValue, optimizer: OptimizerStep, buffer: RolloutBuffer, config: PPOConfig,
                generator: torch.Generator) -> dict[str, float]:
-    """Clipped PPO (Schulman et al. 2017, eq. 7 and 9) for `config.ppo_epochs` passes over `buffer`, with
-    dropout off and logits at the sampling temperature, as the buffer was scored.
-
-    Each micro-batch's per-token loss is weighted by its share of the minibatch's tokens (across processes),
-    so the accumulated gradient is a per-token mean. Metrics are means over micro-batches (`*_avg`), the
-    gradient norm per step, and `loss/total`: this process's share of the first epoch's per-token loss (the
-    sum over processes is the whole loss).
-    """
-    # Dropout stays off, as in scoring (TRL's disable_dropout): with it on, the ratio would compare two random
-    # masks rather than the updated policy with the one that sampled, and would not start at 1.
+    """Clipped PPO (Schulman et al. 2017, eq. 7 and 9) for `config.ppo_epochs` passes over `buffer`. Dropout is
+    off and logits are at the sampling temperature, as in scoring (TRL's disable_dropout), so the first ratio is
+    1. Each micro-batch's loss is weighted by its share of the minibatch's tokens (across processes): the summed
+    gradient is a per-token mean. Returns micro-batch means (`*_avg`), the gradient norm per step and
+    `loss/total`, this process's share of the first epoch's per-token loss (summed over processes: the whole)."""
     policy.eval()
     temperature = score_temperature(config.temperature)
     history: dict[str, list[float]] = defaultdict(list)
