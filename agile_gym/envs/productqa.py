@@ -125,7 +125,8 @@ class ProductQAEnv(AgileEnv):
         **executor_kwargs: Any,
     ) -> None:
         release_root = task_data_dir("productqa", data_dir)
-        self._builtin = release_root is None
+        # The built-in data named explicitly (data_dir=builtin_productqa_root()) is still the built-in data.
+        self._builtin = release_root is None or Path(release_root).resolve() == builtin_productqa_root().resolve()
         root = release_root or builtin_productqa_root()
         if category is None:
             names = list_categories(root, split)

@@ -107,3 +107,14 @@ def test_ground_truth_is_none_where_the_data_does_not_know():
         if terminated:
             break
     assert truths == {True, False}  # metadata and search questions stay visible without memory; the rest do not
+
+
+def test_builtin_data_named_explicitly_keeps_its_ground_truth():
+    from agile_gym.data.builtin import builtin_productqa_root
+
+    named = gym.make("agile/ProductQA-v1", data_dir=str(builtin_productqa_root()), split="test", category="tents")
+    implicit = gym.make("agile/ProductQA-v1", split="test", category="tents")
+    named.reset(seed=0)
+    implicit.reset(seed=0)
+    assert named.unwrapped.expert().answer_visible is not None
+    assert named.unwrapped.expert().answer_visible == implicit.unwrapped.expert().answer_visible
