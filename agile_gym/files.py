@@ -9,6 +9,7 @@ the permissions a plain `open()` or `mkdir()` would give them, not `tempfile`'s 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -81,3 +82,19 @@ def publish_folder(target: str | os.PathLike, write: Callable[[Path], None], *, 
         if replace or not (target / marker).exists():
             raise
     return target
+
+
+def load_saved(path: str | os.PathLike, key: str, expected: object) -> dict | None:
+    """The JSON object saved at `path` when its `key` entry equals `expected` (compared as JSON, so tuples and
+    lists match), else None: no file, unreadable JSON, or saved for other settings. The read side of a cache
+    whose entries record what they were computed for."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(saved, dict):
+        return None
+    return saved if saved.get(key) == json.loads(json.dumps(expected)) else None

@@ -34,7 +34,7 @@ import gymnasium as gym
 
 import agile_gym  # noqa: F401  (registers the agile/ ids)
 from agile_gym.data.builtin import BUILTIN_CATEGORIES
-from agile_gym.files import atomic_write
+from agile_gym.files import atomic_write, load_saved
 from agile_gym.progress import progress_bar
 from benchmarks.fidelity_play import ask_scores, play_policy, teacher_decisions
 from benchmarks.fidelity_stats import auc, stage_name
@@ -110,13 +110,7 @@ def train_seed(seed: int) -> int:
 # ---- caching ------------------------------------------------------------------------------------------------
 def _same(path: Path, fingerprint: dict) -> dict | None:
     """The saved payload at `path` when it was saved for an equal fingerprint, else None."""
-    if not path.exists():
-        return None
-    try:
-        saved = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-    return saved if saved.get("fingerprint") == json.loads(json.dumps(fingerprint)) else None
+    return load_saved(path, "fingerprint", fingerprint)
 
 
 def _save(path: Path, fingerprint: dict, **payload: Any) -> dict:

@@ -14,7 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 from agile_gym.episodes import Episode, Step, play_episodes
-from agile_gym.files import atomic_write
+from agile_gym.files import atomic_write, load_saved
 from agile_gym.progress import progress_bar
 from benchmarks.agents import AgentPool
 
@@ -70,14 +70,7 @@ class SessionStore:
     def load(self, spec: SessionSpec) -> dict | None:
         """The saved session dict for `spec`, or None when there is none, its JSON is unreadable, or it was
         saved for a different spec (same key, other settings)."""
-        path = self.path(spec)
-        if not path.exists():
-            return None
-        try:
-            saved = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            return None
-        return saved if saved.get("spec") == _jsonable(asdict(spec)) else None
+        return load_saved(self.path(spec), "spec", _jsonable(asdict(spec)))
 
     def save(self, spec: SessionSpec, result: dict) -> None:
         """Write `result` (JSON-serializable) as `spec`'s session, atomically, replacing any earlier file."""

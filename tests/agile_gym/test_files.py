@@ -64,3 +64,15 @@ def test_publish_folder_with_replace_rewrites_and_an_interrupt_keeps_the_old(tmp
         publish_folder(target, interrupted, replace=True)
     assert (target / "state.json").read_text() == "2"
     assert [p.name for p in tmp_path.iterdir()] == ["iteration-000001"]
+
+
+def test_load_saved_returns_only_what_was_saved_for_the_same_settings(tmp_path):
+    from agile_gym.files import load_saved
+
+    path = tmp_path / "entry.json"
+    assert load_saved(path, "spec", {"a": 1}) is None  # nothing saved
+    atomic_write(path, json.dumps({"spec": {"a": [1, 2]}, "value": 3}))
+    assert load_saved(path, "spec", {"a": (1, 2)}) == {"spec": {"a": [1, 2]}, "value": 3}  # compared as JSON
+    assert load_saved(path, "spec", {"a": [1, 3]}) is None  # other settings
+    path.write_text("{not json")
+    assert load_saved(path, "spec", {"a": [1, 2]}) is None
