@@ -1,9 +1,9 @@
 """The rollout buffer: the scored actions of one rollout, their advantages, and the minibatches the update reads.
 
 As in stable-baselines3, collection fills the buffer (`RolloutBuffer.score`), the buffer computes advantages and
-returns (`compute_advantages`: GAE over each segment's tokens, Schulman et al. 2016, eq. 16, with AGILE's
-token-level rewards, paper section 3.2), and the update loops over `minibatches`. With several processes the
-buffer holds this process's actions and hides what data parallelism needs: advantages whitened over every
+returns (`compute_advantages`: GAE, Schulman et al. 2016, eq. 16, over each segment's actions or its tokens,
+with AGILE's token-level rewards, paper section 3.2), and the update loops over `minibatches`. With several
+processes the buffer holds this process's actions and hides what data parallelism needs: advantages whitened over every
 process's tokens, minibatches of the global size split across processes with global token counts, and the
 empty passes a process joins when it has run out of actions. The PPO update itself never sees a process.
 """
@@ -11,7 +11,7 @@ empty passes a process joins when it has run out of actions. The PPO update itse
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -56,7 +56,7 @@ class MicroBatch(Batch):
 
 @dataclass
 class Minibatch:
-    """The actions of one optimizer step, in forward-sized micro-batches.
+    """The actions of one optimizer step, in forward-sized micro-batches (collated one at a time, as iterated).
 
     `tokens`: action tokens in the whole minibatch across every process (at least 1), so that weighting each
     micro-batch's per-token loss by `its tokens / tokens` makes the summed gradient a per-token mean.
@@ -65,7 +65,7 @@ class Minibatch:
 
     epoch: int
     tokens: float
-    micro_batches: list[MicroBatch | None]
+    micro_batches: Iterable[MicroBatch | None]
 
 
 class RolloutBuffer:
@@ -114,7 +114,7 @@ class RolloutBuffer:
         return cls(per_segment, rewards, next_values, pad_id, device, dist)
 
     def compute_advantages(self, kl_coef: float, gamma: float, lam: float, whiten: bool,
-                           credit: CreditAssignment = "token") -> None:
+                           credit: CreditAssignment = "action") -> None:
         """Advantages and returns of every action, with the env reward on an action's last token and
         -kl_coef * (log pi - log pi_ref) on every token; then, with `whiten`, advantages normalized to zero mean
         and unit variance over every process's tokens. Fills `self.samples` (actions with at least one token).
@@ -216,10 +216,11 @@ class RolloutBuffer:
             for step in range(steps_per_epoch):
                 chosen = [samples[i] for i in order[step * local_minibatch:(step + 1) * local_minibatch]]
                 (tokens,) = dist.sum(sum(len(s.response_ids) for s in chosen))
-                micro: list[MicroBatch | None] = [self._micro_batch(chosen[i:i + micro_batch_size])
-                                                  for i in range(0, len(chosen), micro_batch_size)]
+                chunks: list[list[Sample] | None] = [chosen[i:i + micro_batch_size]
+                                                     for i in range(0, len(chosen), micro_batch_size)]
                 if dist.sharded:
-                    micro += [None] * (dist.max(len(micro)) - len(micro))
+                    chunks += [None] * (dist.max(len(chunks)) - len(chunks))
+                micro = (self._micro_batch(chunk) if chunk else None for chunk in chunks)
                 yield Minibatch(epoch, max(1.0, tokens), micro)
 
     def _micro_batch(self, samples: list[Sample]) -> MicroBatch:

@@ -42,3 +42,24 @@ def toy_policy():
 
     torch.manual_seed(0)
     return toy_model(lora_r=8)
+
+
+def collect(tokenizer, policy, envs, steps: int, new_tokens: int, context: str = "last", prompt_tokens: int = 64,
+            temperature: float = 1.0, top_p: float = 1.0, **worker_kwargs):
+    """`steps` actions of every env copy sampled by `policy` through the trainer's own RolloutWorker (the
+    transformers engine, sampling generator seeded 0); returns (segments, env stats, generated tokens)."""
+    import torch
+
+    from agile_train.engines import TransformersEngine
+    from agile_train.generation import Sampling, end_token_ids
+    from agile_train.rollout import PromptEncoder, RolloutWorker
+
+    cpu = torch.device("cpu")
+    sampling = Sampling(new_tokens, temperature, top_p, end_ids=end_token_ids(policy.model, tokenizer))
+    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", context, prompt_tokens),
+                           TransformersEngine(policy, tokenizer, cpu), sampling, seed=0,
+                           generator=torch.Generator().manual_seed(0), **worker_kwargs)
+    try:
+        return worker.collect(steps)
+    finally:
+        worker.close()

@@ -3,12 +3,10 @@ import torch
 
 from agile_train.batching import collate, response_logprobs
 from agile_train.buffer import RolloutBuffer
-from agile_train.engines import TransformersEngine
 from agile_train.env_factory import make_envs
-from agile_train.generation import Sampling
 from agile_train.losses import masked_mean
-from agile_train.rollout import PromptEncoder, RolloutWorker, Segment, Turn
-from tests.agile_train.conftest import TOY_ENV
+from agile_train.rollout import PromptEncoder, Segment, Turn
+from tests.agile_train.conftest import TOY_ENV, collect
 
 CPU = torch.device("cpu")
 
@@ -71,14 +69,7 @@ def test_kl_to_the_adapter_disabled_reference_is_zero_at_initialization(toy_poli
 def _collect(toy_policy, bootstrap: bool):
     tokenizer, policy = toy_policy
     envs = make_envs(TOY_ENV, {"length": 6, "segment_every": 2}, 2)
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64),
-                           TransformersEngine(policy, tokenizer, CPU), Sampling(2, 1.0),
-                           seed=0, generator=torch.Generator().manual_seed(0),
-                           bootstrap_terminal_segments=bootstrap)
-    try:
-        return worker.collect(5)
-    finally:
-        worker.close()
+    return collect(tokenizer, policy, envs, 5, new_tokens=2, bootstrap_terminal_segments=bootstrap)
 
 
 def test_segments_split_at_segment_end_and_bootstrap_from_the_next_session(toy_policy):
@@ -93,7 +84,8 @@ def test_segments_split_at_segment_end_and_bootstrap_from_the_next_session(toy_p
     assert [s.terminal for s in terminal] == [True, True, False, True, True, False]
 
 
-def test_gae_bootstraps_cut_segments_and_not_terminal_ones(toy_policy):
+@pytest.mark.parametrize("credit", ["action", "token"])
+def test_gae_bootstraps_cut_segments_and_not_terminal_ones(toy_policy, credit):
     tokenizer, policy = toy_policy
     prompt = tokenizer("Say: red").input_ids
     cut = Segment(0, [Turn(prompt, [5], 0.0)], terminal=False, bootstrap_ids=tokenizer("Say: blue").input_ids)
@@ -102,7 +94,7 @@ def test_gae_bootstraps_cut_segments_and_not_terminal_ones(toy_policy):
         policy.value_head.bias.fill_(0.25)
     try:
         buffer = RolloutBuffer.score(policy, [cut, end], 4, tokenizer.pad_token_id, CPU)
-        buffer.compute_advantages(kl_coef=0.0, gamma=1.0, lam=1.0, whiten=False)
+        buffer.compute_advantages(kl_coef=0.0, gamma=1.0, lam=1.0, whiten=False, credit=credit)
         next_values, samples = buffer.next_values, buffer.samples
     finally:
         with torch.no_grad():
@@ -119,14 +111,8 @@ def test_a_slow_env_step_does_not_stall_the_other_copies(toy_policy):
     tokenizer, policy = toy_policy
     shared = {"event": threading.Event(), "lock": threading.Lock()}
     envs = [WaitingEnv(i, shared, steps=3, copies=3) for i in range(3)]
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64),
-                           TransformersEngine(policy, tokenizer, CPU), Sampling(1, 1.0),
-                           seed=0, generator=torch.Generator().manual_seed(0),
-                           bootstrap_terminal_segments=True, env_wait_s=0.01)
-    try:
-        segments, stats, _ = worker.collect(3)
-    finally:
-        worker.close()
+    segments, stats, _ = collect(tokenizer, policy, envs, 3, new_tokens=1, bootstrap_terminal_segments=True,
+                                 env_wait_s=0.01)
     assert shared["released"], "copy 0 was only released by its timeout: the rollout waited for it"
     assert sorted(len(s.turns) for s in segments) == [3, 3, 3] and len(stats.rewards) == 9
 
@@ -134,14 +120,8 @@ def test_a_slow_env_step_does_not_stall_the_other_copies(toy_policy):
 def test_concat_context_extends_the_sampled_ids_and_restarts_at_segment_end(toy_policy):
     tokenizer, policy = toy_policy
     envs = make_envs(TOY_ENV, {"length": 6, "segment_every": 3}, 1)
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "concat", 512),
-                           TransformersEngine(policy, tokenizer, CPU), Sampling(3, 1.0),
-                           seed=0, generator=torch.Generator().manual_seed(0),
-                           bootstrap_terminal_segments=True)
-    try:
-        segments, _, _ = worker.collect(4)
-    finally:
-        worker.close()
+    segments, _, _ = collect(tokenizer, policy, envs, 4, new_tokens=3, context="concat", prompt_tokens=512,
+                             bootstrap_terminal_segments=True)
     first, second = segments
     turns = first.turns
     for previous, current in zip(turns, turns[1:]):

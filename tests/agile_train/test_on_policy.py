@@ -15,12 +15,11 @@ import torch
 from agile_gym.spaces import FreeText
 from agile_train.buffer import RolloutBuffer
 from agile_train.config import EnvConfig, EvalConfig, ModelConfig, PPOConfig
-from agile_train.engines import TransformersEngine
 from agile_train.env_factory import make_envs
 from agile_train.generation import Sampling, action_text, end_token_ids, sample_actions
 from agile_train.rollout import PromptEncoder, RolloutWorker, Segment, Turn
 from agile_train.update import OptimizerStep, ppo_update
-from tests.agile_train.conftest import TOY_ENV, toy_config, toy_model
+from tests.agile_train.conftest import TOY_ENV, collect, toy_config, toy_model
 
 CPU = torch.device("cpu")
 
@@ -84,15 +83,9 @@ def test_first_update_at_learning_rate_zero_sees_ratio_one(temperature, top_p, d
     tokenizer, policy = _policy_with_dropout(mode, dropout)
     config = PPOConfig(temperature=temperature, top_p=top_p, context=context, ppo_epochs=1, minibatch_size=4,
                        micro_batch_size=2, learning_rate=0.0)
-    sampling = Sampling(4, temperature, top_p, end_ids=end_token_ids(policy.model, tokenizer))
     envs = make_envs(TOY_ENV, {"length": 6, "segment_every": 3}, 2)
-    engine = TransformersEngine(policy, tokenizer, CPU)
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", context, 256), engine, sampling, seed=0,
-                           generator=torch.Generator().manual_seed(0), bootstrap_terminal_segments=True)
-    try:
-        segments, _, _ = worker.collect(4)
-    finally:
-        worker.close()
+    segments, _, _ = collect(tokenizer, policy, envs, 4, new_tokens=4, context=context, prompt_tokens=256,
+                             temperature=temperature, top_p=top_p, bootstrap_terminal_segments=True)
     buffer = RolloutBuffer.score(policy, segments, 2, tokenizer.pad_token_id, CPU, temperature=temperature)
     buffer.compute_advantages(kl_coef=0.05, gamma=1.0, lam=0.95, whiten=True)
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=0.0)
@@ -211,13 +204,7 @@ def test_a_question_capped_by_max_questions_is_terminal_in_every_mode(bootstrap,
 def test_a_time_limit_with_a_real_next_state_still_bootstraps():
     tokenizer, policy = toy_model(lora_r=0)
     envs = [gym.wrappers.TimeLimit(env, max_episode_steps=2) for env in make_envs(TOY_ENV, {"length": 9}, 1)]
-    engine = TransformersEngine(policy, tokenizer, CPU)
-    worker = RolloutWorker(envs, PromptEncoder(tokenizer, "off", "last", 64), engine, Sampling(1, 1.0), seed=0,
-                           generator=torch.Generator().manual_seed(0))
-    try:
-        segments, _, _ = worker.collect(2)
-    finally:
-        worker.close()
+    segments, _, _ = collect(tokenizer, policy, envs, 2, new_tokens=1)
     (segment,) = segments
     assert not segment.terminal and segment.bootstrap_ids, "Gymnasium's truncation: the future still counts"
 
