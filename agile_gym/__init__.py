@@ -11,15 +11,17 @@ __version__ = "0.1.0"
 
 # id -> (entry point, default kwargs). One table, registered in a loop.
 ENVIRONMENTS: dict[str, tuple[str, dict]] = {
-    "agile/ProductQA-v1": ("agile_gym.envs.productqa:ProductQAEnv", {}),
-    "agile/MedMCQA-v1": ("agile_gym.envs.medmcqa:MedMCQAEnv", {}),
+    "agile/ProductQA-v2": ("agile_gym.envs.productqa:ProductQAEnv", {}),
+    "agile/MedMCQA-v2": ("agile_gym.envs.medmcqa:MedMCQAEnv", {}),
 }
 # Deprecated id -> the id to use. They stay registered so old configs still load, but they make the current
-# classes, so they behave as the id they point to (the v1 change is in the expert hook: see AgileEnv's Version
-# History); Gymnasium warns that they are out of date.
+# classes, so they behave as the id they point to (see AgileEnv's Version History); Gymnasium warns that they
+# are out of date.
 DEPRECATED_ENVIRONMENTS: dict[str, str] = {
-    "agile/ProductQA-v0": "agile/ProductQA-v1",
-    "agile/MedMCQA-v0": "agile/MedMCQA-v1",
+    "agile/ProductQA-v0": "agile/ProductQA-v2",
+    "agile/MedMCQA-v0": "agile/MedMCQA-v2",
+    "agile/ProductQA-v1": "agile/ProductQA-v2",
+    "agile/MedMCQA-v1": "agile/MedMCQA-v2",
 }
 
 for _env_id, (_entry_point, _kwargs) in [

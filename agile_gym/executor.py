@@ -226,13 +226,15 @@ class AgileEnv(gym.Env[str, str]):
     experiments; `env.unwrapped.similar_questions()` feeds `SessionAdvantage`.
 
     ## Version History
+    - v2 (`agile/ProductQA-v2`, `agile/MedMCQA-v2`): memory, grading and answer forms changed (listed in the
+      task classes' Version History); rewards and observations of the same actions can differ from v1.
     - v1 (`agile/ProductQA-v1`, `agile/MedMCQA-v1`): the expert hook's reflection is the data's general lesson
       or `[NoInformation]`, never "For questions like '...', the answer is: ..." (that entry, stored as
       category knowledge, gave one product's answer to other products' questions); `ExpertView.answer_visible`
       added. Observations, rewards and grading of the same actions are unchanged, but whatever reflects with the
       expert hook (the expert agent, the oracle, imitation data) writes other knowledge, so its sessions differ.
     - v0: initial release (`agile/ProductQA-v0`, `agile/MedMCQA-v0`). Deprecated: the ids still make the
-      current classes, so they behave as v1; use the v1 ids.
+      current classes, so they behave as v2; use the v2 ids.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}

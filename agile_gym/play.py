@@ -19,7 +19,7 @@ from agile_gym.results import markdown_table, metric_columns
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="agile/ProductQA-v1", help="registered environment id (default: %(default)s)")
+    parser.add_argument("--env", default="agile/ProductQA-v2", help="registered environment id (default: %(default)s)")
     parser.add_argument("--env-kwargs", default="{}", help="JSON object of keyword arguments for gym.make")
     parser.add_argument("--agent", action="append", choices=sorted(AGENTS),
                         help="scripted agent to run; repeat for several (default: all)")

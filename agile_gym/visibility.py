@@ -31,7 +31,7 @@ with the generator's ground truth (`env.unwrapped.expert().answer_visible`) on a
 >>> import gymnasium as gym
 >>> import agile_gym
 >>> from agile_gym.visibility import judge
->>> env = gym.make("agile/ProductQA-v1", category="kettles")
+>>> env = gym.make("agile/ProductQA-v2", category="kettles")
 >>> observation, info = env.reset(seed=0)
 >>> judge(observation, info)
 Visibility(visible=True, reason='search: the prompt offers [SearchProduct] on the category table', search=True)

@@ -62,7 +62,7 @@ class EnvConfig:
     """The env the policy acts in: any Gymnasium env whose observations and actions are text."""
 
     env: str = _help("Registered Gymnasium id, 'module:Class' or 'module:EnvId' of an env whose observations and "
-                     "actions are text.", default="agile/ProductQA-v1")
+                     "actions are text.", default="agile/ProductQA-v2")
     env_kwargs: str = _help("Keyword arguments for the env as a JSON object.", default='{"split": "train"}')
 
     def __post_init__(self) -> None:

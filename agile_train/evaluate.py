@@ -1,7 +1,7 @@
 """Run a model (with or without a LoRA adapter) greedily through whole sessions and report the paper's metrics.
 
     python -m agile_train.evaluate                                    # tiny model, built-in ProductQA test split
-    python -m agile_train.evaluate --env agile/ProductQA-v1 --env-kwargs '{"split": "test"}' \\
+    python -m agile_train.evaluate --env agile/ProductQA-v2 --env-kwargs '{"split": "test"}' \\
         --model Qwen/Qwen2.5-0.5B-Instruct --adapter runs/ppo --output results/eval.json
 
 Every env copy plays one whole episode (a session); their prompts are generated as one batch. Accuracy,

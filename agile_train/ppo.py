@@ -1,7 +1,7 @@
 """Token-level PPO for LLM agents on any Gymnasium env whose observations and actions are text.
 
     python -m agile_train.ppo                      # tiny local model on a built-in ProductQA category, CPU
-    python -m agile_train.ppo --env agile/ProductQA-v1 --model Qwen/Qwen2.5-0.5B-Instruct --output-dir runs/pqa
+    python -m agile_train.ppo --env agile/ProductQA-v2 --model Qwen/Qwen2.5-0.5B-Instruct --output-dir runs/pqa
     python -m agile_train.ppo --output-dir runs/pqa --resume --iterations 300
 
 Each iteration: (1) collect actions from every env copy with batched sampling; (2) score the sampled tokens

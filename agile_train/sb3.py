@@ -1,7 +1,7 @@
 """Learn when to ask for advice with stable-baselines3 PPO, then evaluate on held-out categories.
 
     python -m agile_train.sb3                                    # built-in data, c = 0.3, writes runs/sb3/
-    python -m agile_train.sb3 --env agile/ProductQA-v1 --timesteps 50000 --output-dir runs/sb3
+    python -m agile_train.sb3 --env agile/ProductQA-v2 --timesteps 50000 --output-dir runs/sb3
     python -m agile_train.sb3 --advice-costs 0.1 0.3 0.5 0.7     # the trade-off as the cost varies
 
 For each advice cost: PPO on `AdviceDecisionWrapper` over the train split, and three baselines, all evaluated
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m agile_train.sb3`; writes results.md, results.json and the trade-off PNG."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--env", default="agile/ProductQA-v1", help="an agile/ env id")
+    parser.add_argument("--env", default="agile/ProductQA-v2", help="an agile/ env id")
     parser.add_argument("--env-kwargs", default="{}",
                         help="JSON kwargs for the env (split and advice_cost are set here)")
     parser.add_argument("--advice-costs", type=float, nargs="+", default=[0.3], help="one run per cost")

@@ -1,7 +1,7 @@
 """Imitation learning (AGILE's first stage): supervised fine-tuning on expert trajectories from the env.
 
     python -m agile_train.sft                       # tiny model, built-in ProductQA train split, writes runs/sft
-    python -m agile_train.sft --env agile/ProductQA-v1 --env-kwargs '{"split": "train"}' --model <name-or-path>
+    python -m agile_train.sft --env agile/ProductQA-v2 --env-kwargs '{"split": "train"}' --model <name-or-path>
     python -m agile_train.ppo --model runs/sft                # then PPO from the SFT policy (full fine-tuning)
     python -m agile_train.sft --model <name-or-path> --lora-r 16 && \
         python -m agile_train.ppo --init-adapter runs/sft --lora-r 16      # the same with LoRA adapters

@@ -24,7 +24,7 @@ from agile_gym.agents import AGENTS, Reply
 class AgentOptions:
     """What model agents need beyond their spec (scripted agents ignore it)."""
 
-    env: str = "agile/ProductQA-v1"
+    env: str = "agile/ProductQA-v2"
     env_kwargs: dict | None = None
     max_new_tokens: int = 128
     max_prompt_tokens: int = 2048

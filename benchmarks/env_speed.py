@@ -101,7 +101,7 @@ def time_memory_init(records: int) -> dict:
                 record["question"] = f"{record['question']} (case {i})"
                 out.write(json.dumps(record) + "\n")
         start = time.perf_counter()
-        env = gym.make("agile/MedMCQA-v1", memory_init=str(path))
+        env = gym.make("agile/MedMCQA-v2", memory_init=str(path))
         construct = time.perf_counter() - start
     resets = []
     for _ in range(5):

@@ -42,8 +42,8 @@ from benchmarks.sessions import ABLATIONS, ablation_kwargs
 
 
 def default_env() -> str:
-    """`agile/ProductQA-v1` when registered (its teacher decides from what the prompt shows), else v0."""
-    return "agile/ProductQA-v1" if "agile/ProductQA-v1" in gym.registry else "agile/ProductQA-v0"
+    """`agile/ProductQA-v2` when registered (its teacher decides from what the prompt shows), else v0."""
+    return "agile/ProductQA-v2" if "agile/ProductQA-v2" in gym.registry else "agile/ProductQA-v0"
 
 
 def builtin_root() -> str:

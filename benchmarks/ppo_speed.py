@@ -10,7 +10,7 @@ within each repeat and medians reported, because this machine's speed drifts. Up
 (forward, backward, optimizer step) at batch sizes 1/4/16, LoRA vs full fine-tuning, each case in a fresh
 process so its peak memory (max RSS) is its own.
 
-Scaling (--sections envs processes): Gymnasium's sync vs async vector env stepping agile/ProductQA-v1; the
+Scaling (--sections envs processes): Gymnasium's sync vs async vector env stepping agile/ProductQA-v2; the
 trainer's rollout with env steps that take time (tool calls of 0-2x `--latency-ms`, one in ten 10x), waiting
 for every env copy before generating (sync) vs generating for the copies that are ready (async,
 `--env-wait-s 0`); and `python -m agile_train.ppo` on one process vs two (`accelerate launch`, data parallel
@@ -161,7 +161,7 @@ def update_benchmark(model_path: str, prompt_tokens: int, new_tokens: int, repea
 
 
 class SlowToolProductQA:
-    """agile/ProductQA-v1 whose steps take time like calls to a real SQL server or web API: uniform in
+    """agile/ProductQA-v2 whose steps take time like calls to a real SQL server or web API: uniform in
     0..2x `latency_ms`, and one step in ten 10x `latency_ms` (a slow query); seeded."""
 
     copies = 0  # each copy draws its own latencies (same seeds in every run)
@@ -183,11 +183,11 @@ class SlowToolProductQA:
                 time.sleep((10 * latency_ms if slow else self.draw.uniform(0, 2 * latency_ms)) / 1000)
                 return self.env.step(action)
 
-        return Latency(gym.make("agile/ProductQA-v1", **kwargs))
+        return Latency(gym.make("agile/ProductQA-v2", **kwargs))
 
 
 def vector_env_benchmark(num_envs: int, steps: int, repeats: int) -> list[dict]:
-    """Gymnasium's sync and async vector env over `num_envs` copies of agile/ProductQA-v1 (train split),
+    """Gymnasium's sync and async vector env over `num_envs` copies of agile/ProductQA-v2 (train split),
     `steps` steps each: one row per mode with `env_steps_per_s` (env steps per second over all copies,
     median of `repeats`)."""
     import gymnasium as gym
@@ -198,7 +198,7 @@ def vector_env_benchmark(num_envs: int, steps: int, repeats: int) -> list[dict]:
     for mode in ("sync", "async"):
         times = []
         for _ in range(repeats):
-            envs = gym.make_vec("agile/ProductQA-v1", num_envs=num_envs, vectorization_mode=mode, split="train")
+            envs = gym.make_vec("agile/ProductQA-v2", num_envs=num_envs, vectorization_mode=mode, split="train")
             envs.reset(seed=0)
             began = time.perf_counter()
             for step in range(steps):
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             print_update(report["update"], args)
     if "envs" in args.sections:
         report["vector_envs"] = vector_env_benchmark(args.envs, 200, args.repeats)
-        print(f"\nGymnasium vector env, agile/ProductQA-v1, {args.envs} envs, 200 steps (median of {args.repeats}):")
+        print(f"\nGymnasium vector env, agile/ProductQA-v2, {args.envs} envs, 200 steps (median of {args.repeats}):")
         print(markdown_table(report["vector_envs"], {
             "mode": "mode", "env steps/s": lambda row: f"{row['env_steps_per_s']:.0f}",
         }))

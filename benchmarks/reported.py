@@ -48,7 +48,7 @@ def _rows(source: str, *rows: tuple) -> tuple[ReportedRow, ...]:
 
 
 PRODUCTQA = ReportedTable(
-    env="agile/ProductQA-v1", advice_cost=0.3,
+    env="agile/ProductQA-v2", advice_cost=0.3,
     protocol="mean of the 6 test categories, one session each, c = 0.3, short answers",
     rows=_rows("Table 4",
                ("gpt3.5-prompt", None, 0.202, None),
@@ -68,7 +68,7 @@ PRODUCTQA = ReportedTable(
 )
 
 MEDMCQA = ReportedTable(
-    env="agile/MedMCQA-v1", advice_cost=0.4, protocol="MedMCQA dev set, one session, c = 0.4",
+    env="agile/MedMCQA-v2", advice_cost=0.4, protocol="MedMCQA dev set, one session, c = 0.4",
     rows=_rows("Table 6",
                ("Meerkat-7b-prompt", None, 0.534, None),
                ("gpt3.5-prompt", None, 0.501, None),

@@ -1,9 +1,9 @@
 """Paper-protocol benchmark runs: agents through whole sessions, tables beside the paper's reported numbers, plots.
 
     python -m benchmarks.run                                   # scripted agents, built-in ProductQA test split
-    python -m benchmarks.run --env agile/ProductQA-v1 --data-dir ../shared/data --split test \\
+    python -m benchmarks.run --env agile/ProductQA-v2 --data-dir ../shared/data --split test \\
         --agent always-advice --agent never-advice --agent oracle --output-dir results/
-    python -m benchmarks.run --env agile/MedMCQA-v1 --data-files dev.jsonl --agent hf:Qwen/Qwen2.5-0.5B-Instruct \\
+    python -m benchmarks.run --env agile/MedMCQA-v2 --data-files dev.jsonl --agent hf:Qwen/Qwen2.5-0.5B-Instruct \\
         --advice-cost 0.4
     python -m benchmarks.run --agent hf:./runs/ppo --ablate memory --ablate reflection
     python -m benchmarks.run --agent openai:gpt-4o --base-url http://localhost:8000/v1
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     env = parser.add_argument_group("environment")
-    env.add_argument("--env", default="agile/ProductQA-v1", help="registered env id (default: %(default)s)")
+    env.add_argument("--env", default="agile/ProductQA-v2", help="registered env id (default: %(default)s)")
     env.add_argument("--data-dir", help="ProductQA release root (holds productqa/ or {train,test}/); default: "
                      "$AGILE_DATA_DIR, else the built-in data")
     env.add_argument("--data-files", nargs="+", help="MedMCQA JSON-lines file(s) of questions")

@@ -42,7 +42,7 @@ def _option_lines(question: Question) -> str:
 
 
 class MedMCQAEnv(AgileEnv):
-    """AGILE's medical multiple-choice task (MedMCQA, MedQA) as a Gymnasium text environment (`agile/MedMCQA-v1`).
+    """AGILE's medical multiple-choice task (MedMCQA, MedQA) as a Gymnasium text environment (`agile/MedMCQA-v2`).
 
     `AgileEnv` documents what every agile/ env shares (actions, rewards, episode end, `info`, the common
     arguments); this adds what is MedMCQA's own.
@@ -91,7 +91,7 @@ class MedMCQAEnv(AgileEnv):
 
     >>> import gymnasium as gym
     >>> import agile_gym
-    >>> env = gym.make("agile/MedMCQA-v1")
+    >>> env = gym.make("agile/MedMCQA-v2")
     >>> observation, info = env.reset(seed=0)
     >>> print(observation.split("\\n", 2)[2])
     Question: Deficiency of which vitamin causes scurvy?

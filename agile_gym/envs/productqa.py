@@ -29,7 +29,7 @@ _MAX_CHOICES_SHOWN = 12
 
 
 class ProductQAEnv(AgileEnv):
-    """AGILE's ProductQA customer-service session as a Gymnasium text environment (`agile/ProductQA-v1`).
+    """AGILE's ProductQA customer-service session as a Gymnasium text environment (`agile/ProductQA-v2`).
 
     `AgileEnv` documents what every agile/ env shares (actions, rewards, episode end, `info`, the common
     arguments); this adds what is ProductQA's own.
@@ -81,7 +81,7 @@ class ProductQAEnv(AgileEnv):
 
     >>> import gymnasium as gym
     >>> import agile_gym
-    >>> env = gym.make("agile/ProductQA-v1", category="kettles")
+    >>> env = gym.make("agile/ProductQA-v2", category="kettles")
     >>> observation, info = env.reset(seed=0)
     >>> info["question"]["type"], info["question"]["text"]
     ('search_qa', 'I want a Steamly kettle under $113. What do you have?')

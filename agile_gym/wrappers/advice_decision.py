@@ -1,6 +1,6 @@
 """AGILE's central decision as an ordinary RL problem: per question, answer now, search, or ask the expert.
 
-    env = AdviceDecisionWrapper(gym.make("agile/ProductQA-v1", split="train"))
+    env = AdviceDecisionWrapper(gym.make("agile/ProductQA-v2", split="train"))
     stable_baselines3.PPO("MlpPolicy", env).learn(50_000)
 
 One wrapper step is one question. The agent picks a macro action; an answering component writes the action

@@ -39,7 +39,7 @@ def test_malformed_actions_are_invalid_with_a_reason(text):
      "[Reflection]: x", "[NoInformation]", "[SQL]:", "[Answer]:", "[SearchProduct]\n[SQL]: WITH RECURSIVE"])),
     min_size=1, max_size=12))
 def test_step_never_raises_and_rewards_are_defined(actions):
-    env = gym.make("agile/ProductQA-v1", max_questions=5)
+    env = gym.make("agile/ProductQA-v2", max_questions=5)
     obs, info = env.reset(seed=0)
     for action in actions:
         obs, reward, terminated, truncated, info = env.step(action)
@@ -52,7 +52,7 @@ def test_step_never_raises_and_rewards_are_defined(actions):
 
 
 def test_megabyte_and_binary_like_actions_are_invalid_not_errors():
-    env = gym.make("agile/ProductQA-v1")
+    env = gym.make("agile/ProductQA-v2")
     env.reset(seed=0)
     for action in ["x" * 3_000_000, bytes(range(256)).decode("latin-1"), "\x00\ud800"]:
         obs, reward, _, _, info = env.step(action)

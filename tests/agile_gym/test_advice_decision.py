@@ -8,12 +8,12 @@ from agile_gym.wrappers import FEATURES, AdviceDecisionWrapper, MemoryAnswerer, 
 from agile_gym.wrappers.advice_decision import ANSWER_NOW, ASK_ADVICE, SEARCH
 
 
-def _wrapped(env_id="agile/ProductQA-v1", **kwargs):
-    kwargs.setdefault("split", "test") if env_id == "agile/ProductQA-v1" else None
+def _wrapped(env_id="agile/ProductQA-v2", **kwargs):
+    kwargs.setdefault("split", "test") if env_id == "agile/ProductQA-v2" else None
     return AdviceDecisionWrapper(gym.make(env_id, **kwargs))
 
 
-@pytest.mark.parametrize("env_id", ["agile/ProductQA-v1", "agile/MedMCQA-v1"])
+@pytest.mark.parametrize("env_id", ["agile/ProductQA-v2", "agile/MedMCQA-v2"])
 def test_spaces_shapes_and_checkers(env_id):
     env = _wrapped(env_id)
     assert env.action_space == gym.spaces.Discrete(3)
@@ -33,11 +33,11 @@ def test_vectorized_with_make_vec_env():
     vec.close()
 
 
-@pytest.mark.parametrize("env_id", ["agile/ProductQA-v1", "agile/MedMCQA-v1"])
+@pytest.mark.parametrize("env_id", ["agile/ProductQA-v2", "agile/MedMCQA-v2"])
 def test_reward_and_metrics_equal_the_inner_env_played_by_hand(env_id):
     """The wrapper's choices replayed as text on a bare env give the same rewards and final metrics."""
     wrapped = _wrapped(env_id)
-    bare = gym.make(env_id, **({"split": "test"} if env_id == "agile/ProductQA-v1" else {}))
+    bare = gym.make(env_id, **({"split": "test"} if env_id == "agile/ProductQA-v2" else {}))
     answerer = MemoryAnswerer()
     rng = np.random.default_rng(0)
     _, info = wrapped.reset(seed=3)
@@ -58,7 +58,7 @@ def test_reward_and_metrics_equal_the_inner_env_played_by_hand(env_id):
 
 
 def test_features_are_finite_for_every_builtin_question():
-    for env in (_wrapped(), _wrapped(split="train"), _wrapped("agile/MedMCQA-v1")):
+    for env in (_wrapped(), _wrapped(split="train"), _wrapped("agile/MedMCQA-v2")):
         observation, _ = env.reset(seed=0)
         done, rng = False, np.random.default_rng(1)
         while not done:
@@ -69,9 +69,9 @@ def test_features_are_finite_for_every_builtin_question():
 
 @pytest.mark.real_data
 def test_features_are_finite_for_every_question_of_the_real_data(productqa_root, medmcqa_root):
-    envs = [AdviceDecisionWrapper(gym.make("agile/ProductQA-v1", data_dir=productqa_root, split=split))
+    envs = [AdviceDecisionWrapper(gym.make("agile/ProductQA-v2", data_dir=productqa_root, split=split))
             for split in ("train", "test")]
-    envs.append(AdviceDecisionWrapper(gym.make("agile/MedMCQA-v1", data_files=medmcqa_root / "medmcqa_dev_part.jsonl",
+    envs.append(AdviceDecisionWrapper(gym.make("agile/MedMCQA-v2", data_files=medmcqa_root / "medmcqa_dev_part.jsonl",
                                                memory_init=medmcqa_root / "agile_med_ref.jsonl")))
     for env in envs:
         observation, _ = env.reset(seed=0)
@@ -96,7 +96,7 @@ def test_a_plugged_in_answerer_writes_the_action_text():
             return "[NoInformation]"
 
     answerer = Fixed()
-    env = AdviceDecisionWrapper(gym.make("agile/ProductQA-v1", split="test"), answerer)
+    env = AdviceDecisionWrapper(gym.make("agile/ProductQA-v2", split="test"), answerer)
     observation, _ = env.reset(seed=0)
     assert observation[FEATURES.index("answerer_confidence")] == pytest.approx(0.25)
     assert observation[FEATURES.index("answerer_can_search")] == 1.0

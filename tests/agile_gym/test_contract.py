@@ -90,7 +90,7 @@ def test_reset_and_step_infos_follow_the_contract_through_a_whole_session(env_id
 
 
 def test_the_checker_catches_a_missing_key_and_a_wrong_type():
-    env = gym.make("agile/MedMCQA-v1")
+    env = gym.make("agile/MedMCQA-v2")
     _, info = env.reset(seed=0)
     *_, info = env.step("[SeekAdvice]")
     check(info, contract.StepInfo)

@@ -76,7 +76,7 @@ def test_missing_files_and_folders_are_named(tmp_path):
 
 def test_any_category_folder_loads_through_gym_make(tmp_path):
     root = _category(tmp_path, [GOOD])
-    env = gym.make("agile/ProductQA-v1", data_dir=root, split="test")
+    env = gym.make("agile/ProductQA-v2", data_dir=root, split="test")
     _, info = env.reset(seed=0)
     assert info["question"]["scope"] == "widgets"
     _, reward, terminated, _, _ = env.step("[PredictAnswer]\n[Answer]: Yes\n[Short Answer]:  YES ")
@@ -86,7 +86,7 @@ def test_any_category_folder_loads_through_gym_make(tmp_path):
 def test_data_dir_defaults_to_the_environment_variable(tmp_path, monkeypatch):
     _category(tmp_path / "productqa", [GOOD])
     monkeypatch.setenv("AGILE_DATA_DIR", str(tmp_path))
-    _, info = gym.make("agile/ProductQA-v1").reset()
+    _, info = gym.make("agile/ProductQA-v2").reset()
     assert info["question"]["scope"] == "widgets"
 
 
@@ -136,7 +136,7 @@ def test_reference_sql_reproduces_gold_on_the_built_db(productqa_root, tmp_path)
 
 @pytest.mark.real_data
 def test_oracle_and_always_advice_on_the_real_test_split(productqa_root):
-    env = gym.make("agile/ProductQA-v1", data_dir=productqa_root, split="test")
+    env = gym.make("agile/ProductQA-v2", data_dir=productqa_root, split="test")
     oracle = play_session(env, OracleAgent(env), seed=0)
     assert oracle["accuracy"] == 1.0 and oracle["questions"] > 4000
     advice = play_session(env, AlwaysAdviceAgent(), seed=0)

@@ -9,7 +9,7 @@ from agile_gym.agents import AlwaysAdviceAgent, NeverAdviceAgent, OracleAgent, p
 
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_oracle_scores_accuracy_one(split):
-    env = gym.make("agile/ProductQA-v1", split=split)
+    env = gym.make("agile/ProductQA-v2", split=split)
     metrics = play_session(env, OracleAgent(env), seed=0)
     assert metrics["accuracy"] == 1.0 and metrics["advice_rate"] == 0.0
     assert set(metrics["per_type"]) == {"fact_qa", "search_qa", "reasoning_qa"}
@@ -17,7 +17,7 @@ def test_oracle_scores_accuracy_one(split):
 
 @pytest.mark.parametrize("cost", [0.0, 0.3, 0.55, 1.0])
 def test_always_advice_scores_exactly_one_minus_cost(cost):
-    env = gym.make("agile/ProductQA-v1", advice_cost=cost)
+    env = gym.make("agile/ProductQA-v2", advice_cost=cost)
     metrics = play_session(env, AlwaysAdviceAgent(), seed=0)
     assert metrics["total_score"] == pytest.approx(1.0 - cost, abs=1e-12)
     assert metrics["advice_rate"] == 1.0
@@ -26,11 +26,11 @@ def test_always_advice_scores_exactly_one_minus_cost(cost):
 @pytest.mark.parametrize("cost", [-0.1, 1.5, float("nan")])
 def test_advice_cost_outside_unit_interval_is_rejected(cost):
     with pytest.raises(ValueError, match="advice_cost must be in"):
-        gym.make("agile/ProductQA-v1", advice_cost=cost)
+        gym.make("agile/ProductQA-v2", advice_cost=cost)
 
 
 def test_total_score_is_accuracy_minus_cost_times_advice_rate():
-    env = gym.make("agile/ProductQA-v1", advice_cost=0.3)
+    env = gym.make("agile/ProductQA-v2", advice_cost=0.3)
     _, info = env.reset(seed=0)
     rewards, step = [], 0
     while True:
@@ -63,7 +63,7 @@ def _first_repeated_question(env):
 
 
 def test_advice_enters_history_of_that_product_and_memory_resets_between_sessions():
-    env = gym.make("agile/ProductQA-v1")
+    env = gym.make("agile/ProductQA-v2")
     info, _ = _first_repeated_question(env)
     assert info["question"]["index"] > 0
     _, info = env.reset(seed=0)
@@ -72,7 +72,7 @@ def test_advice_enters_history_of_that_product_and_memory_resets_between_session
 
 
 def test_reflection_is_stored_as_knowledge_and_retrieved_later():
-    env = gym.make("agile/ProductQA-v1")
+    env = gym.make("agile/ProductQA-v2")
     obs, info = env.reset(seed=0)
     lesson = "kettles with automatic shutoff are safe when you forget them"
     while info["phase"] == "answer":
@@ -89,14 +89,14 @@ def test_reflection_is_stored_as_knowledge_and_retrieved_later():
 
 
 def test_memory_ablation_retrieves_nothing_and_advice_ablation_rejects_advice():
-    env = gym.make("agile/ProductQA-v1", memory=False)
+    env = gym.make("agile/ProductQA-v2", memory=False)
     env.reset(seed=0)
     for _ in range(10):
         *_, info = env.step("[SeekAdvice]")
         if info["phase"] == "reflect":
             *_, info = env.step("[Reflection]: something general")
         assert info["memory"] == {"history": [], "knowledge": []}
-    env = gym.make("agile/ProductQA-v1", advice=False, tools=False)
+    env = gym.make("agile/ProductQA-v2", advice=False, tools=False)
     _, info = env.reset(seed=0)
     assert info["available_actions"] == ["[PredictAnswer]"]
     for action in ("[SeekAdvice]", "[SearchProduct]\n[SQL]: SELECT product_id FROM kettles"):
@@ -105,7 +105,7 @@ def test_memory_ablation_retrieves_nothing_and_advice_ablation_rejects_advice():
 
 
 def test_reflection_ablation_skips_the_reflect_phase():
-    env = gym.make("agile/ProductQA-v1", reflection=False)
+    env = gym.make("agile/ProductQA-v2", reflection=False)
     env.reset(seed=0)
     for _ in range(5):
         *_, info = env.step("[SeekAdvice]")
@@ -113,19 +113,19 @@ def test_reflection_ablation_skips_the_reflect_phase():
 
 
 def test_max_questions_truncates_and_full_session_terminates():
-    env = gym.make("agile/ProductQA-v1", max_questions=3)
+    env = gym.make("agile/ProductQA-v2", max_questions=3)
     env.reset(seed=0)
     flags = [env.step("[PredictAnswer]\n[Answer]: yes")[2:4] for _ in range(3)]
     assert flags == [(False, False), (False, False), (False, True)]
     with pytest.raises(RuntimeError, match="reset"):
         env.step("[SeekAdvice]")
-    env = gym.make("agile/ProductQA-v1")
+    env = gym.make("agile/ProductQA-v2")
     metrics = play_session(env, NeverAdviceAgent(), seed=0)
     assert metrics["questions"] == env.unwrapped._items.__len__()
 
 
 def test_search_tool_grades_sql_results_and_reports_them():
-    env = gym.make("agile/ProductQA-v1")
+    env = gym.make("agile/ProductQA-v2")
     _, info = env.reset(seed=0)
     while info["question"]["type"] != "search_qa":
         *_, info = env.step("[PredictAnswer]\n[Answer]: yes")
@@ -138,7 +138,7 @@ def test_search_tool_grades_sql_results_and_reports_them():
 
 
 def test_category_none_runs_every_category_in_turn():
-    env = gym.make("agile/ProductQA-v1", split="train")
+    env = gym.make("agile/ProductQA-v2", split="train")
     _, info = env.reset(seed=0)
     scopes = []
     done = False
@@ -152,7 +152,7 @@ def test_category_none_runs_every_category_in_turn():
 
 
 def test_reflect_every_question_asks_for_a_reflection_after_answers_too():
-    env = gym.make("agile/ProductQA-v1", reflect_every_question=True)
+    env = gym.make("agile/ProductQA-v2", reflect_every_question=True)
     env.reset(seed=0)
     *_, info = env.step("[PredictAnswer]\n[Answer]: yes")
     assert info["phase"] == "reflect" and info["available_actions"] == ["[Reflection]", "[NoInformation]"]

@@ -10,7 +10,7 @@ from agile_gym.answerer import MemoryAnswerer
 from agile_gym.visibility import judge
 
 
-@pytest.mark.parametrize("env_id, kwargs", [("agile/ProductQA-v1", {"split": "train"}), ("agile/MedMCQA-v1", {})])
+@pytest.mark.parametrize("env_id, kwargs", [("agile/ProductQA-v2", {"split": "train"}), ("agile/MedMCQA-v2", {})])
 def test_expert_is_always_right_and_asks_only_when_the_prompt_lacks_the_answer(env_id, kwargs):
     env = gym.make(env_id, **kwargs)
     metrics = play_session(env, ExpertAgent(env), seed=0)
@@ -19,7 +19,7 @@ def test_expert_is_always_right_and_asks_only_when_the_prompt_lacks_the_answer(e
 
 
 def test_expert_searches_with_the_reference_sql_and_answers_known_questions():
-    env = gym.make("agile/ProductQA-v1", split="train")
+    env = gym.make("agile/ProductQA-v2", split="train")
     expert = ExpertAgent(env)
     observation, info = env.reset(seed=0)
     actions = {}
@@ -33,7 +33,7 @@ def test_expert_searches_with_the_reference_sql_and_answers_known_questions():
 
 
 def test_caution_knobs_move_the_advice_rate():
-    env = gym.make("agile/ProductQA-v1", split="test")
+    env = gym.make("agile/ProductQA-v2", split="test")
     base = play_session(env, ExpertAgent(env), seed=0)["advice_rate"]
     cautious = play_session(env, ExpertAgent(env, extra_advice_rate=1.0), seed=0)["advice_rate"]
     bold = play_session(env, ExpertAgent(env, answer_rate=1.0), seed=0)["advice_rate"]
@@ -60,7 +60,7 @@ class _OtherRecord:
                                    answer_visible=None if view.answer_visible is None else not view.answer_visible)
 
 
-@pytest.mark.parametrize("env_id, kwargs", [("agile/ProductQA-v1", {"split": "train"}), ("agile/MedMCQA-v1", {})])
+@pytest.mark.parametrize("env_id, kwargs", [("agile/ProductQA-v2", {"split": "train"}), ("agile/MedMCQA-v2", {})])
 @pytest.mark.parametrize("knobs", [{}, {"extra_advice_rate": 0.3, "answer_rate": 0.3}])
 def test_same_observation_with_another_question_record_gives_the_same_choice(env_id, kwargs, knobs):
     env = gym.make(env_id, **kwargs)
@@ -80,7 +80,7 @@ def test_same_observation_with_another_question_record_gives_the_same_choice(env
 
 
 def test_a_bold_answer_without_visible_information_is_the_prompts_best_guess_not_the_gold():
-    env = gym.make("agile/ProductQA-v1", split="train")
+    env = gym.make("agile/ProductQA-v2", split="train")
     expert, answerer = ExpertAgent(env, answer_rate=1.0), MemoryAnswerer()
     observation, info = env.reset(seed=0)
     guesses = wrong = 0
@@ -97,8 +97,8 @@ def test_a_bold_answer_without_visible_information_is_the_prompts_best_guess_not
 
 
 @pytest.mark.parametrize("env_id, kwargs", [
-    ("agile/ProductQA-v1", {"split": "train"}), ("agile/ProductQA-v1", {"split": "test"}),
-    ("agile/ProductQA-v1", {"split": "train", "tools": False}), ("agile/MedMCQA-v1", {}),
+    ("agile/ProductQA-v2", {"split": "train"}), ("agile/ProductQA-v2", {"split": "test"}),
+    ("agile/ProductQA-v2", {"split": "train", "tools": False}), ("agile/MedMCQA-v2", {}),
 ])
 def test_expert_reflections_are_general_never_another_products_answer(env_id, kwargs):
     env = gym.make(env_id, **kwargs)

@@ -33,7 +33,7 @@ def test_both_schemas_load_to_the_same_questions(tmp_path):
 @pytest.mark.parametrize("answer", ["B", "b", "(B)", "B.", "B)", "B) Vitamin C", "(b) vitamin c", "B: Vitamin C",
                                     "Vitamin C", "  vitamin   c "])
 def test_every_accepted_form_of_the_gold_letter_scores_one(tmp_path, answer):
-    env = gym.make("agile/MedMCQA-v1", data_files=write_jsonl(tmp_path / "p.jsonl", [PUBLIC]))
+    env = gym.make("agile/MedMCQA-v2", data_files=write_jsonl(tmp_path / "p.jsonl", [PUBLIC]))
     env.reset(seed=0)
     _, reward, terminated, _, info = env.step(f"[PredictAnswer]\n[Answer]: {answer}")
     assert reward == 1.0 and terminated and not info["result"]["invalid_action"]
@@ -47,7 +47,7 @@ def test_answers_naming_no_single_option_are_invalid(answer):
 
 def test_wrong_option_scores_zero_and_five_options_work(tmp_path):
     five = {**AGILE, "options": {**AGILE["options"], "E": "Vitamin E"}, "answer": "E"}
-    env = gym.make("agile/MedMCQA-v1", data_files=write_jsonl(tmp_path / "a.jsonl", [AGILE, five]))
+    env = gym.make("agile/MedMCQA-v2", data_files=write_jsonl(tmp_path / "a.jsonl", [AGILE, five]))
     _, info = env.reset(seed=0)
     assert info["question"]["options"]["B"] == "Vitamin C"
     assert env.step("[PredictAnswer]\n[Answer]: C")[1] == 0.0
@@ -55,14 +55,14 @@ def test_wrong_option_scores_zero_and_five_options_work(tmp_path):
 
 
 def test_always_advice_scores_one_minus_cost_and_oracle_one():
-    env = gym.make("agile/MedMCQA-v1")
+    env = gym.make("agile/MedMCQA-v2")
     assert env.unwrapped.advice_cost == 0.4
     assert play_session(env, AlwaysAdviceAgent(), seed=0)["total_score"] == pytest.approx(0.6)
     assert play_session(env, OracleAgent(env), seed=0)["accuracy"] == 1.0
 
 
 def test_advice_then_reflection_lets_memory_answer_the_paraphrase():
-    env = gym.make("agile/MedMCQA-v1", max_questions=40)
+    env = gym.make("agile/MedMCQA-v2", max_questions=40)
     obs, info = env.reset(seed=0)
     first = info["question"]["text"]
     obs, reward, *_, info = env.step("[SeekAdvice]")
@@ -82,7 +82,7 @@ def test_advice_then_reflection_lets_memory_answer_the_paraphrase():
 def test_broken_records_give_errors_naming_the_record(tmp_path, change, message):
     path = write_jsonl(tmp_path / "p.jsonl", [PUBLIC, {**PUBLIC, "id": "q2", **change}])
     with pytest.raises(DataError, match=message):
-        gym.make("agile/MedMCQA-v1", data_files=path)
+        gym.make("agile/MedMCQA-v2", data_files=path)
 
 
 def test_data_quality_problems_warn_with_counts(tmp_path):
@@ -101,14 +101,14 @@ def test_parquet_and_datasets_folders_load(tmp_path):
 
     dataset = datasets.Dataset.from_list([PUBLIC, {**PUBLIC, "id": "q2", "cop": 0}])
     dataset.to_parquet(str(tmp_path / "dev.parquet"))
-    from_parquet = gym.make("agile/MedMCQA-v1", data_files=[tmp_path / "dev.parquet"]).unwrapped.questions
+    from_parquet = gym.make("agile/MedMCQA-v2", data_files=[tmp_path / "dev.parquet"]).unwrapped.questions
     dataset.save_to_disk(str(tmp_path / "saved"))
-    from_disk = gym.make("agile/MedMCQA-v1", hf_dataset=str(tmp_path / "saved"), split="validation").unwrapped.questions
+    from_disk = gym.make("agile/MedMCQA-v2", hf_dataset=str(tmp_path / "saved"), split="validation").unwrapped.questions
     datasets.DatasetDict({"validation": dataset}).save_to_disk(str(tmp_path / "saved_dict"))
-    from_dict = gym.make("agile/MedMCQA-v1", hf_dataset=str(tmp_path / "saved_dict")).unwrapped.questions
+    from_dict = gym.make("agile/MedMCQA-v2", hf_dataset=str(tmp_path / "saved_dict")).unwrapped.questions
     (tmp_path / "hub_like").mkdir()
     dataset.to_json(str(tmp_path / "hub_like" / "validation.jsonl"))
-    from_load_dataset = gym.make("agile/MedMCQA-v1", hf_dataset=str(tmp_path / "hub_like"), split="validation")
+    from_load_dataset = gym.make("agile/MedMCQA-v2", hf_dataset=str(tmp_path / "hub_like"), split="validation")
     expected = [("q1", "B"), ("q2", "A")]
     for questions in (from_parquet, from_disk, from_dict, from_load_dataset.unwrapped.questions):
         assert [(q.id, q.gold_short) for q in questions] == expected
@@ -117,7 +117,7 @@ def test_parquet_and_datasets_folders_load(tmp_path):
 def test_ids_default_to_positions_and_memory_init_is_reloaded_at_every_reset(tmp_path):
     no_ids = [{k: v for k, v in PUBLIC.items() if k != "id"}] * 3
     memory = write_jsonl(tmp_path / "m.jsonl", [AGILE, {**AGILE, "reflection": "Scurvy means vitamin C lack."}])
-    env = gym.make("agile/MedMCQA-v1", data_files=write_jsonl(tmp_path / "p.jsonl", no_ids), memory_init=memory)
+    env = gym.make("agile/MedMCQA-v2", data_files=write_jsonl(tmp_path / "p.jsonl", no_ids), memory_init=memory)
     _, info = env.reset(seed=0)
     assert info["question"]["id"] == "0"
     core = env.unwrapped
@@ -135,12 +135,12 @@ def test_ids_default_to_positions_and_memory_init_is_reloaded_at_every_reset(tmp
 def test_real_medmcqa_and_medqa_files_load_and_play(medmcqa_root):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        env = gym.make("agile/MedMCQA-v1", data_files=medmcqa_root / "medmcqa_dev_part.jsonl",
+        env = gym.make("agile/MedMCQA-v2", data_files=medmcqa_root / "medmcqa_dev_part.jsonl",
                        memory_init=medmcqa_root / "agile_med_ref.jsonl")
     assert len(env.unwrapped.questions) == 2000
     assert all("labels look broken" not in str(w.message) for w in caught)
     assert env.unwrapped.memory.history_size() == 1272
     assert play_session(env, OracleAgent(env), seed=0)["accuracy"] == 1.0
-    medqa = gym.make("agile/MedMCQA-v1", data_files=medmcqa_root / "agile_med_ref.jsonl").unwrapped.questions
+    medqa = gym.make("agile/MedMCQA-v2", data_files=medmcqa_root / "agile_med_ref.jsonl").unwrapped.questions
     assert len(medqa) == 1272 and all(len(q.options) == 5 for q in medqa)
     assert all(q.knowledge for q in medqa)

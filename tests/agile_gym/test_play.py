@@ -4,7 +4,7 @@ from agile_gym.play import main
 
 
 def test_play_prints_a_metrics_row_per_agent(capsys):
-    main(["--env", "agile/ProductQA-v1", "--env-kwargs", '{"max_questions": 20}'])
+    main(["--env", "agile/ProductQA-v2", "--env-kwargs", '{"max_questions": 20}'])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "agent" not in line]
     assert [row.split("|")[1].strip() for row in rows] == ["always-advice", "expert", "never-advice", "oracle"]

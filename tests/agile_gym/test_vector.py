@@ -23,7 +23,7 @@ def play(mode: str, env_id: str, steps: int, **kwargs):
     return trace
 
 
-@pytest.mark.parametrize("env_id", ["agile/ProductQA-v1", "agile/MedMCQA-v1"])
+@pytest.mark.parametrize("env_id", ["agile/ProductQA-v2", "agile/MedMCQA-v2"])
 def test_async_returns_the_same_text_as_sync_through_autoreset(env_id):
     # max_questions=2 ends episodes every few steps, so autoreset happens inside the compared stretch.
     kwargs = {"max_questions": 2, "shuffle": True}
@@ -34,17 +34,17 @@ def test_async_returns_the_same_text_as_sync_through_autoreset(env_id):
 
 
 def test_each_sub_env_is_seeded_from_the_reset_seed():
-    envs = gym.make_vec("agile/ProductQA-v1", num_envs=3, vectorization_mode="async", shuffle=True)
+    envs = gym.make_vec("agile/ProductQA-v2", num_envs=3, vectorization_mode="async", shuffle=True)
     observations, _ = envs.reset(seed=11)
     envs.close()
     for i, observation in enumerate(observations):
-        single = gym.make("agile/ProductQA-v1", shuffle=True)
+        single = gym.make("agile/ProductQA-v2", shuffle=True)
         assert single.reset(seed=11 + i)[0] == observation
     assert len(set(observations)) > 1
 
 
 def test_without_copy_the_observations_are_a_live_view_of_the_current_text():
-    envs = gym.make_vec("agile/ProductQA-v1", num_envs=2, vectorization_mode="async", vector_kwargs={"copy": False})
+    envs = gym.make_vec("agile/ProductQA-v2", num_envs=2, vectorization_mode="async", vector_kwargs={"copy": False})
     first, _ = envs.reset(seed=0)
     before = tuple(first)
     second, *_ = envs.step(("[SeekAdvice]", "[SeekAdvice]"))
@@ -54,7 +54,7 @@ def test_without_copy_the_observations_are_a_live_view_of_the_current_text():
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_a_sub_env_that_raises_surfaces_the_error_and_closes_cleanly():
-    envs = gym.make_vec("agile/ProductQA-v1", num_envs=2, vectorization_mode="async")
+    envs = gym.make_vec("agile/ProductQA-v2", num_envs=2, vectorization_mode="async")
     envs.reset(seed=0)
     with pytest.raises(TypeError, match="actions are text"):
         envs.step(("[SeekAdvice]", 123))

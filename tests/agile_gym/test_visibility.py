@@ -14,7 +14,7 @@ from agile_gym.visibility import is_search_request, judge, prompt_view, same_wor
 
 def judged_sessions(agent_name: str, split: str, seed: int = 0, shuffle: bool = False):
     """(observation, info, ground truth) at every answer-phase step of one whole session of `split`."""
-    env = gym.make("agile/ProductQA-v1", split=split, shuffle=shuffle)
+    env = gym.make("agile/ProductQA-v2", split=split, shuffle=shuffle)
     agent = ExpertAgent(env, seed=seed) if agent_name == "expert" else NeverAdviceAgent()
     observation, info = env.reset(seed=seed)
     while True:
@@ -95,10 +95,10 @@ def test_search_requests_and_word_matching():
 
 
 def test_ground_truth_is_none_where_the_data_does_not_know():
-    env = gym.make("agile/MedMCQA-v1")
+    env = gym.make("agile/MedMCQA-v2")
     env.reset(seed=0)
     assert env.unwrapped.expert().answer_visible is None
-    env = gym.make("agile/ProductQA-v1", split="test", category="tents", memory=False)
+    env = gym.make("agile/ProductQA-v2", split="test", category="tents", memory=False)
     _, info = env.reset(seed=0)
     truths = set()
     while True:
@@ -112,8 +112,8 @@ def test_ground_truth_is_none_where_the_data_does_not_know():
 def test_builtin_data_named_explicitly_keeps_its_ground_truth():
     from agile_gym.data.builtin import builtin_productqa_root
 
-    named = gym.make("agile/ProductQA-v1", data_dir=str(builtin_productqa_root()), split="test", category="tents")
-    implicit = gym.make("agile/ProductQA-v1", split="test", category="tents")
+    named = gym.make("agile/ProductQA-v2", data_dir=str(builtin_productqa_root()), split="test", category="tents")
+    implicit = gym.make("agile/ProductQA-v2", split="test", category="tents")
     named.reset(seed=0)
     implicit.reset(seed=0)
     assert named.unwrapped.expert().answer_visible is not None

@@ -15,14 +15,14 @@ def _run(env, actions_per_question):
 
 
 def test_env_marks_session_ends_and_scored_steps():
-    env = gym.make("agile/ProductQA-v1", split="train", category="desk_lamps")
+    env = gym.make("agile/ProductQA-v2", split="train", category="desk_lamps")
     steps = _run(env, 3)
     assert [info["segment_end"] for *_, info in steps] == [False, True] * 3
     assert [info["result"]["scored"] for *_, info in steps] == [True, False] * 3
 
 
 def test_session_advantage_follows_the_paper_formula_and_keeps_the_task_reward():
-    inner = gym.make("agile/ProductQA-v1", split="train", category="desk_lamps")
+    inner = gym.make("agile/ProductQA-v2", split="train", category="desk_lamps")
     env = SessionAdvantage(inner, beta=0.1)
     _, info = env.reset(seed=0)
     seen = []
@@ -42,7 +42,7 @@ def test_session_advantage_follows_the_paper_formula_and_keeps_the_task_reward()
 
 
 def test_session_advantage_is_paid_only_after_advice_by_default():
-    env = SessionAdvantage(gym.make("agile/ProductQA-v1", split="train", category="desk_lamps"))
+    env = SessionAdvantage(gym.make("agile/ProductQA-v2", split="train", category="desk_lamps"))
     env.reset(seed=0)
     _, reward, *_, info = env.step("[PredictAnswer]\n[Answer]: no idea")
     assert info["segment_end"] and info["session_advantage"] == 0.0 and reward == info["task_reward"]
@@ -56,7 +56,7 @@ def test_session_advantage_refuses_envs_without_the_hook():
 def test_similar_question_counts_match_a_pairwise_count():
     from agile_gym.memory.similarity import word_set
 
-    env = gym.make("agile/ProductQA-v1", split="train", shuffle=True)
+    env = gym.make("agile/ProductQA-v2", split="train", shuffle=True)
     env.reset(seed=4)
     core = env.unwrapped
     items = core._items

@@ -181,7 +181,7 @@ def _capped_session_segments(bootstrap: bool, heuristic: bool):
     from agile_gym.wrappers import SessionAdvantage
 
     tokenizer = _CharTokenizer()
-    env = gym.make("agile/ProductQA-v1", split="train", category="desk_lamps", max_questions=1)
+    env = gym.make("agile/ProductQA-v2", split="train", category="desk_lamps", max_questions=1)
     env = SessionAdvantage(env) if heuristic else env
     replies = [tokenizer.encode("[SeekAdvice]"), tokenizer.encode("[NoInformation]")] * 4
     worker = RolloutWorker([env], PromptEncoder(tokenizer, "off", "last", 4096), _ScriptedEngine(replies),
@@ -222,7 +222,7 @@ def test_a_run_folder_works_from_any_directory(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="were cut"):
         assert sft_main(["--env-kwargs", small, "--output-dir", "runs/sft", "--epochs", "1", "--lora-r", "4",
                          "--tiny-hidden-size", "64", "--max-new-tokens", "8"]) == 0
-    env, model, ppo = toy_config(launch, env="agile/ProductQA-v1", env_kwargs=small, lora_r=4, max_new_tokens=8,
+    env, model, ppo = toy_config(launch, env="agile/ProductQA-v2", env_kwargs=small, lora_r=4, max_new_tokens=8,
                                  tiny_hidden_size=64, tiny_vocab_size=2000, iterations=1, num_envs=2,
                                  steps_per_env=2, checkpoint_every=1)
     ppo.output_dir = "runs/ppo"

@@ -84,7 +84,7 @@ def test_run_folder_holds_config_metrics_tensorboard_and_a_loadable_adapter(tmp_
 
 
 def test_heuristic_session_advantage_runs_on_an_agile_env(tmp_path):
-    config = toy_config(tmp_path, env="agile/ProductQA-v1", env_kwargs='{"split": "train", "category": "desk_lamps"}',
+    config = toy_config(tmp_path, env="agile/ProductQA-v2", env_kwargs='{"split": "train", "category": "desk_lamps"}',
                         session_advantage="heuristic", iterations=1, num_envs=2, steps_per_env=2, max_new_tokens=4,
                         tiny_vocab_size=300)
     (record,) = train_ppo(*config, progress=False)

@@ -9,9 +9,9 @@ from agile_train.sb3 import main, make_env, run_session, train_ppo_policy  # noq
 
 
 def test_short_ppo_run_beats_a_random_policy_on_held_out_categories():
-    model = train_ppo_policy("agile/ProductQA-v1", {}, 0.3, timesteps=6000, n_envs=2, seed=0, max_questions=None,
+    model = train_ppo_policy("agile/ProductQA-v2", {}, 0.3, timesteps=6000, n_envs=2, seed=0, max_questions=None,
                              progress=False)
-    test_env = make_env("agile/ProductQA-v1", {}, "test", 0.3)
+    test_env = make_env("agile/ProductQA-v2", {}, "test", 0.3)
     learned, _ = run_session(test_env, lambda obs: int(model.predict(obs, deterministic=True)[0]), seed=0)
     rng = np.random.default_rng(0)
     random_policy, _ = run_session(test_env, lambda obs: int(rng.integers(3)), seed=0)

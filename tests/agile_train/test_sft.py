@@ -15,10 +15,10 @@ HELD_OUT = {"split": "test", "category": "kettles", "max_questions": 12}
 
 
 def test_imitation_data_holds_the_exact_prompts_the_policy_sees():
-    data = expert_trajectories("agile/ProductQA-v1", {**TRAIN, "max_questions": 8}, sessions=2, seed=0)
+    data = expert_trajectories("agile/ProductQA-v2", {**TRAIN, "max_questions": 8}, sessions=2, seed=0)
     assert tuple(data.column_names) == COLUMNS
     assert set(data["session"]) == {0, 1}
-    env = gym.make("agile/ProductQA-v1", **TRAIN, max_questions=8)
+    env = gym.make("agile/ProductQA-v2", **TRAIN, max_questions=8)
     observation, _ = env.reset(seed=0)
     assert data["prompt"][0] == observation
     _, _, _, _, info = env.step(data["completion"][0])

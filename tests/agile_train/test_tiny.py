@@ -11,7 +11,7 @@ from agile_train.tiny import train_tokenizer
 
 def _prompts(split: str, category: str | None = None, steps: int = 60) -> list[str]:
     # Named explicitly: a module-scoped fixture runs before the autouse one that clears $AGILE_DATA_DIR.
-    env = gym.make("agile/ProductQA-v1", data_dir=str(builtin_productqa_root()), split=split,
+    env = gym.make("agile/ProductQA-v2", data_dir=str(builtin_productqa_root()), split=split,
                    **({"category": category} if category else {}))
     observation, info = env.reset(seed=0)
     agent, seen = ExpertAgent(env), [observation]

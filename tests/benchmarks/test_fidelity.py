@@ -27,7 +27,7 @@ def quick_run(tmp_path_factory):
 def test_quick_run_writes_every_stage_and_test(quick_run):
     results = json.loads((quick_run / "fidelity.json").read_text())
     assert {"env", "config", "versions", "gate", "seeds", "stages", "tests", "timing"} <= set(results)
-    assert results["env"]["id"] == FidelityConfig().env and results["env"]["version"] in ("v0", "v1")
+    assert results["env"]["id"] == FidelityConfig().env and results["env"]["version"] in ("v0", "v1", "v2")
     assert results["seeds"] == [0]
     assert set(results["stages"]) == STAGES
     for stage in results["stages"].values():
