@@ -20,7 +20,7 @@ from agile_gym.data.paths import task_data_dir
 from agile_gym.data.productqa import list_categories, load_category
 from agile_gym.data.types import SEARCH, Category
 from agile_gym.executor import AgileEnv, Outcome, SessionItem
-from agile_gym.grading import answers_match, named_products, search_correct
+from agile_gym.grading import Mention, ProductNames, answers_match, search_correct
 from agile_gym.memory.store import Retrieved
 from agile_gym.tools.product_db import build_product_db, feature_columns
 from agile_gym.tools.sql import SQLTool
@@ -42,9 +42,12 @@ class ProductQAEnv(AgileEnv):
 
     ## Action Space
     - `[PredictAnswer]`: the short answer when given, else the answer, is graded. fact_qa / reasoning_qa: case-
-      and whitespace-insensitive equality with the gold short answer. search_qa: the products it names (by
-      asin or full title) must be non-empty and all gold; when no product satisfies the request, naming none
-      (e.g. `none`) is correct.
+      and whitespace-insensitive equality with the gold short answer. search_qa: the products it names must be
+      non-empty and all gold; when no product satisfies the request, naming none (e.g. `none`) is correct. A
+      product is named by its asin or full title (`agile_gym.grading.ProductNames`: casefolded, at word
+      boundaries, longest first, so a title inside a longer title in the answer does not count); a title that
+      several products share names all of them unless written beside one's asin (`ASIN (title)`). The
+      feedback lists the products the answer was read as naming.
     - `[SearchProduct]` then `[SQL]: SELECT product_id FROM <category> WHERE ...`: one read-only SELECT on the
       category's SQLite table (`sql_timeout_s` limit, `max_sql_rows` rows); the products it returns are the
       answer, graded as a search answer and listed in `info["result"]["search_results"]`. An SQL error, or rows
@@ -105,6 +108,9 @@ class ProductQAEnv(AgileEnv):
     question: once its rule's knowledge is retrieved; a search: when `tools` is on); None on a release.
 
     ## Version History
+    - v2: search answers are graded by product identity (asin, or full title longest-first at word
+      boundaries; a shared title names every product with it), no longer by substring, and the feedback lists
+      the products read; an SQL row holding a shared title submits every product with it.
     - v1: the expert hook reflects the data's lesson or `[NoInformation]`, never a product's answer, and has
       `answer_visible` (see `AgileEnv`).
     - v0: initial release; deprecated (the id makes this class, so it behaves as v1).
@@ -137,14 +143,7 @@ class ProductQAEnv(AgileEnv):
             name: SQLTool(build_product_db(cat, db_dir), name, timeout_s=sql_timeout_s, max_rows=max_sql_rows)
             for name, cat in self.categories.items()
         }
-        self._titles = {
-            name: {
-                str(meta.get("title", "")).casefold(): asin
-                for asin, meta in cat.products.items()
-                if meta.get("title")
-            }
-            for name, cat in self.categories.items()
-        }
+        self._names = {name: ProductNames(cat.products) for name, cat in self.categories.items()}
         self._schema_text = {name: _schema_text(cat) for name, cat in self.categories.items()}
         items = [SessionItem(q, name) for name, cat in self.categories.items() for q in cat.questions]
         super().__init__(items, advice_cost=advice_cost, **executor_kwargs)
@@ -184,10 +183,12 @@ class ProductQAEnv(AgileEnv):
         text = action.graded_text
         memory_answer = action.answer if action.short_answer is None else f"{action.answer} ({action.short_answer})"
         if question.type == SEARCH:
-            named = named_products(text, self.categories[item.scope].products, self._titles[item.scope])
+            names = self._names[item.scope]
+            mentions = names.mentions(text)
+            named = tuple(dict.fromkeys(asin for mention in mentions for asin in mention.asins))
             return Outcome(
                 "PredictAnswer", correct=search_correct(named, question.gold_products),
-                feedback="Your answer was submitted.", search_results=tuple(named), memory_answer=memory_answer,
+                feedback=_search_feedback(names, mentions, named), search_results=named, memory_answer=memory_answer,
             )
         return Outcome(
             "PredictAnswer", correct=answers_match(text, question.gold_short),
@@ -202,11 +203,10 @@ class ProductQAEnv(AgileEnv):
         found, unrecognized = [], 0
         for row in result.rows:
             value = str(row[0]) if row else ""
-            asin = value if value in category.products else self._titles[item.scope].get(value.casefold())
-            if asin is None:
+            asins = self._names[item.scope].by_name(value)
+            if not asins:
                 unrecognized += 1
-            elif asin not in found:
-                found.append(asin)
+            found += [asin for asin in asins if asin not in found]
         if unrecognized:
             feedback = (f"SQL returned {len(result.rows)} row(s) whose first column is not a product_id; "
                         "select product_id to submit products.")
@@ -251,6 +251,18 @@ class ProductQAEnv(AgileEnv):
         for tool in self._sql.values():
             tool.close()
         super().close()
+
+
+def _search_feedback(names: ProductNames, mentions: list[Mention], named: tuple[str, ...]) -> str:
+    """Which products a search answer was read as naming, and which titles named several products."""
+    if not named:
+        return "Your answer was submitted; it names no product of this category."
+    shown = "; ".join(f"{asin} ({names.title_of(asin)})" for asin in named[:10])
+    more = f" and {len(named) - 10} more" if len(named) > 10 else ""
+    feedback = f"Your answer was submitted, read as naming {len(named)} product(s): {shown}{more}."
+    for asins in dict.fromkeys(m.asins for m in mentions if len(m.asins) > 1):
+        feedback += f' The title "{names.title_of(asins[0])}" is shared by {", ".join(asins)}, so it names each.'
+    return feedback
 
 
 def _schema_text(category: Category) -> str:
