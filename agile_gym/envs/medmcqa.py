@@ -16,25 +16,101 @@ from agile_gym.grading import normalize_answer
 from agile_gym.memory.store import Retrieved
 
 _SCOPE = "medmcqa"
-_LETTER_FORM = re.compile(r"^\(?([A-Ja-j])\s*(?:[).:]|\)\s*[.:]?)(.*)$", re.DOTALL)
+# Markdown emphasis and code marks around a choice: **B**, *B*, `B`, __B__.
+_MARKUP = re.compile(r"\*+|`+|__")
+# "I think", "The correct answer is", "Answer:", "Final answer -", "Option", "Options", "Ans:" before the choice.
+_PREFIX = re.compile(
+    r"(?:i\s+(?:think|believe|choose|pick|select)\s+(?:that\s+)?)?"
+    r"(?:(?:(?:the|my|final|correct|right|best|most\s+likely)\s+)*(?:answer|ans|option|choice)s?"
+    r"(?:\s+(?:is|are|would\s+be))?\s*[:=\-\u2013\u2014]?\s*(?:(?:option|choice)\s*)?)?",
+    re.IGNORECASE,
+)
+# The whole answer is one letter: B, (B), B., [B]:. It is that letter even where an option's text is a letter.
+_LONE_LETTER = re.compile(r"[(\[]?([A-Za-z])[)\]]?[.:]?")
+# A letter standing alone: B, (B), B), [B]; never the first letter of a word (`BC`, `B12`, `As`).
+_LETTER = re.compile(r"(?P<open>[(\[])?(?P<letter>[A-Za-z])(?P<close>[)\]])?(?!\w)")
+# What may follow a letter that is a choice: punctuation or a line break, then anything (an explanation).
+_SEPARATOR = re.compile(r"[ \t]*(?:[.:,;\-\u2013\u2014]|\n|$)")
+# Words that make a bare letter a choice ("B because ...", "A is correct") where "A patient ..." is no choice.
+_CONNECTIVE = re.compile(r"\s+(?:because|since|as|is|was|seems|which|due)\b", re.IGNORECASE)
+# A further letter named as a choice right after the first: "B, C", "B or C", "(B) and (C)", "B/C".
+_ANOTHER = re.compile(
+    r"[\s,;/&+.:\-]*(?:(?:or|and|nor)\s+)?(?:(?:option|choice)\s*)?[(\[]?(?P<letter>[A-Za-z])[)\]]?"
+    r"(?=[.)]?\s*$|\s*[,;/&+]|\s+(?:or|and|nor)\b)",
+    re.IGNORECASE,
+)
+
+
+def named_options(text: str, options: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The letters of the options `text` names, in the order named: one for a clear choice, () for none.
+
+    A choice is an option's letter standing alone at the start (after an optional "The answer is",
+    "Answer:", "Option", markdown marks): `B`, `b`, `(B)`, `B)`, `[B]`, `**B**`, `B.`, `B:`, `B - text`,
+    `B, text`, `B\\n<explanation>`, `B because ...`, `Option B`, `The correct answer is (B) text`; or exactly
+    one option's full text, case- and whitespace-insensitive (`Vitamin C`, `The answer is Vitamin C.`,
+    `Vitamin C (B)`). Several letters are returned when the answer lists more (`B or C`, `B, C`, `B/C`,
+    `Options B and C`) or contradicts itself (`B) <option A's text>`). A letter glued to more letters or
+    digits (`BC`, `B12`) or followed by an ordinary word (`A patient with ...`) names no option.
+    """
+    letters = [letter for letter, _ in options]
+    by_text: dict[str, list[str]] = {}
+    for letter, option in options:
+        by_text.setdefault(normalize_answer(option), []).append(letter)
+
+    def text_options(candidate: str) -> list[str]:
+        candidate = normalize_answer(candidate)
+        return by_text.get(candidate) or by_text.get(candidate.rstrip(".!"), [])
+
+    def whole(candidate: str) -> tuple[str, ...] | None:
+        if (lone := _LONE_LETTER.fullmatch(candidate)) and lone.group(1).upper() in letters:
+            return (lone.group(1).upper(),)
+        found = text_options(candidate)  # also a one-letter text that is no option's letter ("X" of VII..XII)
+        return tuple(found) if found else None
+
+    answer = _MARKUP.sub("", text).strip()
+    for candidate in (answer, text.strip()):
+        if (found := whole(candidate)) is not None:
+            return found
+    if prefix := _PREFIX.match(answer):
+        answer = answer[prefix.end():]
+    if (found := whole(answer)) is not None:
+        return found
+    if found := _text_then_letter(answer, letters, text_options):
+        return found
+    match = _LETTER.match(answer)
+    if match is None or match.group("letter").upper() not in letters:
+        return ()
+    first, rest = match.group("letter").upper(), answer[match.end():]
+    separator = _SEPARATOR.match(rest)
+    if separator:
+        rest = rest[separator.end():]
+    elif not (match.group("close") or _CONNECTIVE.match(rest) or _ANOTHER.match(rest)
+              or text_options(rest) == [first]):
+        return ()
+    # "B) <an option's text>" names that option too (B itself when it is B's text; options may read "a,c,d,b").
+    rest_options = text_options(rest)
+    named, position = [first] if first in rest_options else [first, *rest_options], 0
+    while not rest_options and (another := _ANOTHER.match(rest, position)):
+        if another.group("letter").upper() not in letters:
+            break
+        named.append(another.group("letter").upper())
+        position = another.end()
+    return tuple(dict.fromkeys(named))
+
+
+def _text_then_letter(answer: str, letters: list[str], text_options) -> tuple[str, ...]:
+    """`Vitamin C (B)`: an option's text, then a letter in brackets (both named; one when they agree)."""
+    answer = answer.rstrip(".! \t\n")
+    if len(answer) < 4 or answer[-3] not in "([" or answer[-1] not in ")]" or answer[-2].upper() not in letters:
+        return ()
+    letter, found = answer[-2].upper(), text_options(answer[:-3])
+    return () if not found else (letter,) if letter in found else (letter, *found)
 
 
 def choose_option(text: str, options: Sequence[tuple[str, str]]) -> str | None:
-    """The letter of the single option `text` names, or None.
-
-    Accepted: `B`, `(B)`, `B.`, `B)`, `B: ...`, `B) <text>`, or an option's full text (case-insensitive).
-    """
-    letters = dict(options)
-    answer = text.strip()
-    if answer.upper() in letters:
-        return answer.upper()
-    by_text = [letter for letter, option in options if normalize_answer(option) == normalize_answer(answer)]
-    if len(by_text) == 1:
-        return by_text[0]
-    match = _LETTER_FORM.match(answer)
-    if match and match.group(1).upper() in letters:
-        return match.group(1).upper()
-    return None
+    """The letter of the single option `text` names (`named_options`), or None when it names none or several."""
+    named = named_options(text, options)
+    return named[0] if len(named) == 1 else None
 
 
 def _option_lines(question: Question) -> str:
@@ -54,8 +130,11 @@ class MedMCQAEnv(AgileEnv):
 
     ## Action Space
     - `[PredictAnswer]` then `[Answer]: <choice>` (or `[Short Answer]: <choice>`, graded when present). A
-      choice is `B`, `(B)`, `B.`, `B) text` or an option's full text, case-insensitive (`choose_option`). An
-      answer that names no single option is wrong and flagged `invalid_action`.
+      choice names exactly one option: its letter standing alone at the start, with or without brackets,
+      punctuation, markdown, a lead-in and an explanation after it (`B`, `(B)`, `**B**`, `B.`, `B - text`,
+      `B, text`, `B\\n<explanation>`, `Option B`, `The answer is B`), or its full text, case-insensitive
+      (`named_options` lists the forms). An answer that names no option or several (`B or C`, `B) <option A's
+      text>`) is wrong and flagged `invalid_action` (reward 0); the feedback says which.
     - `[SeekAdvice]`: the correct option and the record's lesson (`reflection`, else `exp`).
     There are no tools: `[SearchProduct]` is an invalid action.
 
@@ -107,6 +186,9 @@ class MedMCQAEnv(AgileEnv):
     (0.0, True, 0.5)
 
     ## Version History
+    - v2: answers in every form that names one option are graded (`B\\n<explanation>`, `B - text`, `B, text`,
+      `Option B`, `**B**`, `The answer is B`, ... were invalid); the invalid-answer feedback says whether no
+      option or several were named.
     - v1: the expert hook reflects the record's lesson (`reflection`, else `exp`) or `[NoInformation]`, never
       "the answer is: <option>" (see `AgileEnv`); `answer_visible` is None (no ground truth for this data).
     - v0: initial release; deprecated (the id makes this class, so it behaves as v1).
@@ -167,11 +249,13 @@ class MedMCQAEnv(AgileEnv):
 
     def _grade(self, item: SessionItem, action: PredictAnswer) -> Outcome:
         question = item.question
-        letter = choose_option(action.graded_text, question.options)
-        if letter is None:
+        named = named_options(action.graded_text, question.options)
+        if len(named) != 1:
             letters = ", ".join(letter for letter, _ in question.options)
+            what = f"several options ({', '.join(named)})" if named else "no option"
             return Outcome("PredictAnswer", invalid_action=True,
-                           feedback=f"Your answer names no single option ({letters}); counted as wrong.")
+                           feedback=f"Your answer names {what}; name exactly one of {letters}. Counted as wrong.")
+        letter = named[0]
         text = dict(question.options)[letter]
         return Outcome("PredictAnswer", correct=letter == question.gold_short,
                        feedback=f"Your answer {letter}) {text} was submitted.", memory_answer=f"{letter}) {text}")
