@@ -11,7 +11,21 @@ PRODUCTQA_TYPES = (FACT, SEARCH, REASONING)
 
 
 class DataError(ValueError):
-    """Bad input data; the message names the file (and line or record) and what is wrong."""
+    """Bad input data; the message names the file, the record (line, asin or row) and the field at fault."""
+
+
+class DataQualityWarning(UserWarning):
+    """The data loads but looks wrong (files that disagree, one label everywhere, answers outside the options);
+    the message names the file, the record or feature, and what was done about it."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One feature column of a ProductQA category's product table: `numeric` (NUMERIC affinity) or text."""
+
+    name: str
+    numeric: bool
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,7 +53,11 @@ class Question:
 
 @dataclass(frozen=True)
 class Category:
-    """One ProductQA category: its schema, products and questions in file order."""
+    """One ProductQA category: its schema, products and questions in file order.
+
+    `columns` are the product table's feature columns: every snake_case feature of the schema, then every
+    one the products carry that the schema does not list (see `agile_gym.data.productqa.feature_columns`).
+    """
 
     name: str
     split: str
@@ -47,6 +65,7 @@ class Category:
     products: Mapping[str, Mapping[str, Any]]
     questions: tuple[Question, ...]
     source: str
+    columns: tuple[Column, ...] = ()
 
     def title_of(self, asin: str) -> str:
         """The product's title, or "" for an unknown asin or a product without one."""

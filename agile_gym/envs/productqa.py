@@ -22,7 +22,7 @@ from agile_gym.data.types import SEARCH, Category
 from agile_gym.executor import AgileEnv, Outcome, SessionItem
 from agile_gym.grading import Mention, ProductNames, answers_match, search_correct
 from agile_gym.memory.store import Retrieved
-from agile_gym.tools.product_db import build_product_db, feature_columns
+from agile_gym.tools.product_db import build_product_db
 from agile_gym.tools.sql import SQLTool
 
 _MAX_CHOICES_SHOWN = 12
@@ -267,10 +267,10 @@ def _search_feedback(names: ProductNames, mentions: list[Mention], named: tuple[
 
 def _schema_text(category: Category) -> str:
     parts = ["product_id (asin)", "title"]
-    for name, _ in feature_columns(dict(category.schema)):
-        spec = category.schema[name]
-        if spec.get("type") == "cloze":
-            parts.append(f"{name} (number{', ' + spec['unit'] if spec.get('unit') else ''})")
+    for column in category.columns:  # the schema's features and those only the products carry
+        name = column.name
+        if column.numeric:
+            parts.append(f"{name} (number{', ' + column.unit if column.unit else ''})")
         else:
             values = sorted({str(p.get(name)) for p in category.products.values() if p.get(name) is not None})
             shown = ", ".join(values[:_MAX_CHOICES_SHOWN]) + (", ..." if len(values) > _MAX_CHOICES_SHOWN else "")

@@ -1,4 +1,5 @@
 import json
+import shutil
 import sqlite3
 
 import gymnasium as gym
@@ -8,7 +9,7 @@ import agile_gym  # noqa: F401
 from agile_gym.agents import AlwaysAdviceAgent, OracleAgent, play_session
 from agile_gym.data.builtin import BUILTIN_CATEGORIES, builtin_productqa_root, write_builtin_productqa
 from agile_gym.data.productqa import list_categories, load_category
-from agile_gym.data.types import DataError
+from agile_gym.data.types import Column, DataError, DataQualityWarning
 from agile_gym.tools.product_db import build_product_db
 from agile_gym.tools.sql import SQLTool
 
@@ -52,8 +53,8 @@ GOOD = json.dumps({"id": "fact_qa_0", "asin": "B000000001", "question": "Is it r
     "line, message",
     [
         ("{not json", "qa.jsonl:2: invalid JSON"),
-        (GOOD.replace("fact_qa\"", "opinion_qa\""), "qa.jsonl:2: unknown question type 'opinion_qa'"),
-        (GOOD.replace("B000000001", "B0MISSING0"), "qa.jsonl:2: asin B0MISSING0 is not in metadata.json"),
+        (GOOD.replace("fact_qa\"", "opinion_qa\""), "qa.jsonl:2: field 'type': unknown question type 'opinion_qa'"),
+        (GOOD.replace("B000000001", "B0MISSING0"), "qa.jsonl:2: field 'asin': asin B0MISSING0 is not in metadata.json"),
         (GOOD.replace('"question": "Is it red?", ', ""), "qa.jsonl:2: missing field(s) question"),
     ],
 )
@@ -88,6 +89,70 @@ def test_data_dir_defaults_to_the_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("AGILE_DATA_DIR", str(tmp_path))
     _, info = gym.make("agile/ProductQA-v2").reset()
     assert info["question"]["scope"] == "widgets"
+
+
+# ---- columns come from the schema and from what the products carry ----------------------------------------
+
+COLOR_SEARCH = json.dumps({
+    "id": "search_qa_0", "asin": "B000000001", "question": "Which red widgets weigh over 1 kg?", "type": "search_qa",
+    "short_answer": [{"asin": "B000000001", "title": "Red Widget"}], "long_answer": "Red Widget.",
+    "extra_data": {"answer": "SELECT product_id FROM widgets WHERE color = 'red' AND weight > 1"},
+})
+UNLISTED = {  # the schema lists price only; the products also carry color (text) and weight (numbers as text)
+    "B000000001": {"title": "Red Widget", "price": "3", "color": "red", "weight": "1.5", "Grip": "good"},
+    "B000000002": {"title": "Blue Widget", "price": "4", "color": "blue", "weight": "2"},
+    "B000000003": {"title": "Small Red Widget", "price": "5", "color": "red", "weight": "0.25"},
+}
+
+
+def test_features_the_schema_does_not_list_become_typed_columns_with_a_warning(tmp_path):
+    root = _category(tmp_path, [COLOR_SEARCH], metadata=UNLISTED)
+    with pytest.warns(DataQualityWarning, match=r"metadata.json carries feature\(s\) that .*schema.json does not "
+                                                r"list: color \(text\), weight \(number\)"):
+        category = load_category(root, "test", "widgets")
+    assert category.columns == (Column("price", True, "dollar"), Column("color", False), Column("weight", True))
+    db = sqlite3.connect(build_product_db(category, tmp_path / "db"))
+    assert db.execute("SELECT typeof(weight), typeof(color) FROM widgets WHERE asin = 'B000000003'").fetchone() == (
+        "real", "text")
+    with pytest.warns(DataQualityWarning, match="color"):
+        env = gym.make("agile/ProductQA-v2", data_dir=root, split="test", db_dir=tmp_path / "db")
+    observation, _ = env.reset(seed=0)
+    assert "color (one of: blue, red)" in observation and "weight (number)" in observation
+    sql = "SELECT product_id FROM widgets WHERE color = 'red' AND weight > 1"
+    _, reward, _, _, info = env.step(f"[SearchProduct]\n[SQL]: {sql}")
+    assert reward == 1.0 and info["result"]["correct"]
+
+
+def test_a_schema_feature_no_product_has_is_an_empty_column_with_a_warning(tmp_path):
+    schema = {"price": {"type": "cloze", "unit": "dollar"}, "wattage": {"type": "cloze", "unit": "watt"}}
+    root = _category(tmp_path, [GOOD], schema=schema)
+    with pytest.warns(DataQualityWarning, match=r"schema.json lists feature\(s\) that no product of .*metadata.json "
+                                                r"has: 'wattage'"):
+        category = load_category(root, "test", "widgets")
+    db = sqlite3.connect(build_product_db(category, tmp_path / "db"))
+    assert db.execute("SELECT count(*), count(wattage) FROM widgets").fetchone() == (1, 0)
+
+
+@pytest.mark.real_data
+def test_a_real_category_whose_schema_lost_a_feature_still_answers_its_searches(productqa_root, tmp_path):
+    """all_pans with `size` (a number) dropped from schema.json: the column is rebuilt from the products."""
+    folder = tmp_path / "test" / "all_pans"
+    shutil.copytree(productqa_root / "test" / "all_pans", folder)
+    schema = json.loads((folder / "schema.json").read_text(encoding="utf-8"))
+    del schema["size"]
+    (folder / "schema.json").write_text(json.dumps(schema), encoding="utf-8")
+    with pytest.warns(DataQualityWarning, match=r"schema.json does not list: size \(number\)"):
+        category = load_category(tmp_path, "test", "all_pans")
+    assert [c.name for c in category.columns if c.numeric] == ["price", "oven_safe_temperature", "size"]
+    tool = SQLTool(build_product_db(category, tmp_path / "db"), "all_pans")
+    intact = SQLTool(build_product_db(load_category(productqa_root, "test", "all_pans"), tmp_path / "db"), "all_pans")
+    about_size = [q for q in category.questions if q.type == "search_qa" and "size" in (q.reference_sql or "")]
+    assert len(about_size) > 20
+    for q in about_size:
+        mine = tool.run(q.reference_sql)
+        assert mine.ok and mine.rows == intact.run(q.reference_sql).rows, (q.id, q.reference_sql, mine.error)
+    hits = sum({r[0] for r in tool.run(q.reference_sql).rows} == set(q.gold_products) for q in about_size)
+    assert hits / len(about_size) >= 0.99
 
 
 # ---- the real release (skipped when ../shared/data is absent) -------------------------------------------

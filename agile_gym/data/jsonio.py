@@ -1,0 +1,52 @@
+"""Read JSON and JSON Lines files as UTF-8, turning every decoding problem into a `DataError` that names the
+file and the line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agile_gym.data.types import DataError
+
+
+def _not_utf8(path: Path, data: bytes, err: UnicodeDecodeError, line: int | None = None) -> DataError:
+    at = f"offset {err.start} of the line" if line is not None else f"offset {err.start}"
+    line = line if line is not None else data.count(b"\n", 0, err.start) + 1
+    return DataError(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x} at {at}); save the file as UTF-8")
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON value in `path`; DataError for a missing file, non-UTF-8 bytes or invalid JSON (with the line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"missing file {path}")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _not_utf8(path, data, err) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for every non-blank line of `path`, 1-based; DataError as `read_json` per line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"missing file {path}")
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise _not_utf8(path, raw, err, number) from None
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{number}: invalid JSON ({err.msg})") from None
