@@ -73,9 +73,14 @@ from agile_gym.contract import (
     StepInfo,
 )
 from agile_gym.data.types import Question
-from agile_gym.memory.retrieval import Retriever
-from agile_gym.memory.similarity import similarity_counts
-from agile_gym.memory.store import Memory, Retrieved
+from agile_gym.memory.retrieval import EMBEDDING_RETRIEVERS, Retriever
+from agile_gym.memory.similarity import (
+    COSINE_THRESHOLD,
+    JACCARD_THRESHOLD,
+    embedding_similarity_counts,
+    similarity_counts,
+)
+from agile_gym.memory.store import Memory, Retrieved, make_token_counter, render_knowledge
 from agile_gym.rewards import SessionMetrics, check_advice_cost, question_reward
 from agile_gym.spaces import FreeText
 
@@ -214,8 +219,14 @@ class AgileEnv(gym.Env[str, str]):
     | `reflect_every_question` | bool | False | ask for a reflection after every valid answer-phase action |
     | `shuffle` | bool | False | permute each scope's questions from the reset seed |
     | `max_questions` | int or None | None | stop (truncate) after this many questions; >= 1 |
-    | `retriever` | str or callable | "bm25" | "bm25", "bm25s", "dense", or a zero-argument `Retriever` factory |
+    | `retriever` | str or callable | "bm25" | "bm25", "bm25s", "dense", "hybrid" or a `Retriever` factory |
     | `history_k`, `knowledge_k` | int | the task's | entries retrieved per question; >= 0 |
+    | `memory_token_budget` | int or None | 512 | tokens memory may put into a prompt (paper: 512); None: none |
+    | `token_counter` | str, callable or None | None | counts those tokens: a `tokenizer.json` or its folder |
+
+    "dense" and "hybrid" retrieval need the `dense` extra (`agile_gym.memory.retrieval`). `token_counter` may
+    also be a `str -> int` callable; None counts words and punctuation marks (`memory.store.count_pieces`).
+    A budget keeps the best entries that fit (`Memory.retrieve`).
     | `render_mode` | str or None | None | "ansi": `render()` returns the session transcript (its last 200 entries) |
 
     A bad value raises ValueError naming it; a session without questions raises ValueError.
@@ -255,6 +266,8 @@ class AgileEnv(gym.Env[str, str]):
         retriever: str | Callable[[], Retriever] = "bm25",
         history_k: int = 3,
         knowledge_k: int = 3,
+        memory_token_budget: int | None = 512,
+        token_counter: str | Callable[[str], int] | None = None,
         render_mode: str | None = None,
     ) -> None:
         if not items:
@@ -265,6 +278,11 @@ class AgileEnv(gym.Env[str, str]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         if history_k < 0 or knowledge_k < 0:
             raise ValueError(f"history_k and knowledge_k must be >= 0, got {history_k} and {knowledge_k}")
+        if memory_token_budget is not None and memory_token_budget < 0:
+            raise ValueError(f"memory_token_budget must be >= 0 or None, got {memory_token_budget}")
+        self.memory_token_budget = memory_token_budget
+        self._count_tokens = make_token_counter(token_counter)
+        self._embedding_similarity = retriever in EMBEDDING_RETRIEVERS
         self.advice_cost = check_advice_cost(advice_cost)
         self.use_memory, self.use_reflection, self.use_advice = memory, reflection, advice
         self.use_tools = tools and self.has_tools
@@ -481,7 +499,8 @@ class AgileEnv(gym.Env[str, str]):
         item = self._items[self._position]
         if self.use_memory:
             self._retrieved = self.memory.retrieve(
-                item.question.question, self._history_key(item), item.scope, self.history_k, self.knowledge_k
+                item.question.question, self._history_key(item), item.scope, self.history_k, self.knowledge_k,
+                self.memory_token_budget, self._count_tokens,
             )
         else:
             self._retrieved = Retrieved()
@@ -503,10 +522,10 @@ class AgileEnv(gym.Env[str, str]):
         lines = []
         if retrieved.history:
             lines.append(history_heading)
-            lines += [f"Q: {entry.question}\nA: {entry.answer}" for entry, _ in retrieved.history]
+            lines += [entry.render() for entry, _ in retrieved.history]
         if retrieved.knowledge:
             lines.append("Knowledge:")
-            lines += [f"- {text}" for text, _ in retrieved.knowledge]
+            lines += [render_knowledge(text) for text, _ in retrieved.knowledge]
         return lines
 
     @staticmethod
@@ -559,17 +578,27 @@ class AgileEnv(gym.Env[str, str]):
             answer_visible=self._answer_visible(item),
         )
 
-    def similar_questions(self, threshold: float = 0.5) -> tuple[int, int]:
+    def similar_questions(self, threshold: float | None = None) -> tuple[int, int]:
         """(later, earlier): questions of this session similar to the open one that come after it, and that
-        came before it (and so are in memory; 0 with `memory=False`). Similar means the same scope and a Jaccard
-        overlap of at least `threshold` between their stemmed word sets (`agile_gym.memory.similarity`). These
-        are N and M of the paper's heuristic state advantage (Appendix A; `agile_gym.wrappers.SessionAdvantage`).
-        Counted once per session and threshold, then looked up. RuntimeError when no question is open."""
+        came before it (and so are in memory; 0 with `memory=False`). Similar means the same scope and, with a
+        lexical retriever, a Jaccard overlap of at least `threshold` (default `JACCARD_THRESHOLD`) between their
+        stemmed word sets; with `retriever="dense"` or `"hybrid"`, as the paper, a cosine similarity of at least
+        `threshold` (default `COSINE_THRESHOLD`) between the questions' sentence embeddings
+        (`agile_gym.memory.similarity`). These are N and M of the paper's heuristic state advantage (Appendix A;
+        `agile_gym.wrappers.SessionAdvantage`). Counted once per session and threshold, then looked up.
+        RuntimeError when no question is open."""
         if self._done:
             raise RuntimeError("no question is open: call reset()")
+        if threshold is None:
+            threshold = COSINE_THRESHOLD if self._embedding_similarity else JACCARD_THRESHOLD
         if self._similar is None or self._similar[0] != threshold:
             texts = [item.question.question for item in self._items]
-            self._similar = (threshold, *similarity_counts(texts, [item.scope for item in self._items], threshold))
+            scopes = [item.scope for item in self._items]
+            if self._embedding_similarity:
+                counts = embedding_similarity_counts(texts, scopes, threshold)
+            else:
+                counts = similarity_counts(texts, scopes, threshold)
+            self._similar = (threshold, *counts)
         _, later, earlier = self._similar
         return int(later[self._position]), int(earlier[self._position]) if self.use_memory else 0
 

@@ -223,10 +223,10 @@ class MedMCQAEnv(AgileEnv):
         )
 
     def _preload_memory(self) -> None:
-        for question in self._memory_init:
-            self.memory.add_history(_SCOPE, self._query(question), question.gold_long)
-            if question.knowledge:
-                self.memory.add_knowledge(_SCOPE, question.knowledge)
+        self.memory.preload(
+            history=[(_SCOPE, self._query(question), question.gold_long) for question in self._memory_init],
+            knowledge=[(_SCOPE, question.knowledge) for question in self._memory_init if question.knowledge],
+        )
 
     @staticmethod
     def _query(question: Question) -> str:

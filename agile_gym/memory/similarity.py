@@ -1,8 +1,10 @@
 """Which questions of a session resemble each other: the counts behind AGILE's heuristic state advantage.
 
 Two questions are similar when they share a scope (a ProductQA category; knowledge is kept per scope) and
-the Jaccard overlap of their word sets (`agile_gym.memory.retrieval.tokenize`: lower-cased, stemmed, no
-stopwords) reaches a threshold. For each question the paper's heuristic advantage (Appendix A)
+either the Jaccard overlap of their word sets (`agile_gym.memory.retrieval.tokenize`: lower-cased, stemmed, no
+stopwords) reaches a threshold (`similarity_counts`), or, as the paper counts "similar history" with dense
+retrieval, the cosine similarity of their sentence embeddings does (`embedding_similarity_counts`). For
+each question the paper's heuristic advantage (Appendix A)
 A_i = beta * 1[similar questions come later] / (similar questions already in memory + 1) needs two numbers:
 how many similar questions come after it and how many came before it (`agile_gym.wrappers.SessionAdvantage`).
 """
@@ -14,7 +16,14 @@ from functools import lru_cache
 
 import numpy as np
 
+from agile_gym.memory.embeddings import PAPER_MODEL, shared_encoder
 from agile_gym.memory.retrieval import tokenize
+
+JACCARD_THRESHOLD = 0.5
+"""Default word-set overlap for two questions to count as similar."""
+COSINE_THRESHOLD = 0.7
+"""Default embedding cosine for two questions to count as similar (all-MiniLM-L6-v2; chosen on the train
+categories' paraphrase and look-alike pairs in benchmarks/memory_quality.py)."""
 
 
 @lru_cache(maxsize=1 << 17)
@@ -56,4 +65,29 @@ def similarity_counts(texts: Sequence[str], scopes: Sequence[str], threshold: fl
     return later, earlier
 
 
-__all__ = ["similarity_counts", "word_set"]
+def embedding_similarity_counts(
+    texts: Sequence[str], scopes: Sequence[str], threshold: float, model: str = PAPER_MODEL
+) -> tuple[np.ndarray, np.ndarray]:
+    """As `similarity_counts`, with similar meaning a cosine similarity of at least `threshold` between the
+    texts' sentence embeddings (`model`, embedded in batches and cached: `agile_gym.memory.embeddings`).
+    One `[n, n]` matrix product per scope."""
+    if len(texts) != len(scopes):
+        raise ValueError(f"texts and scopes must have the same length, got {len(texts)} and {len(scopes)}")
+    later, earlier = np.zeros(len(texts), dtype=np.int64), np.zeros(len(texts), dtype=np.int64)
+    by_scope: dict[str, list[int]] = {}
+    for position, scope in enumerate(scopes):
+        by_scope.setdefault(scope, []).append(position)
+    encoder = shared_encoder(model)
+    for positions in by_scope.values():
+        vectors = encoder.encode([texts[p] for p in positions])
+        similar = vectors @ vectors.T >= threshold
+        np.fill_diagonal(similar, False)
+        idx = np.asarray(positions)
+        later[idx] = np.triu(similar, 1).sum(axis=1)
+        earlier[idx] = np.tril(similar, -1).sum(axis=1)
+    return later, earlier
+
+
+__all__ = [
+    "COSINE_THRESHOLD", "JACCARD_THRESHOLD", "embedding_similarity_counts", "similarity_counts", "word_set",
+]

@@ -2,10 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from agile_gym.memory.retrieval import Retriever, retriever_factory
+
+_PIECE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def count_pieces(text: str) -> int:
+    """The default token count of a memory budget: words and punctuation marks (a stated proxy; subword
+    tokenizers give about 1.0-1.5 tokens per piece on English). Pass the policy's tokenizer to count exactly."""
+    return len(_PIECE.findall(text))
+
+
+class TokenizerCounter:
+    """Counts tokens with a Hugging Face `tokenizers` tokenizer read from `tokenizer.json` (a file, or a model
+    folder holding one); picklable. No special tokens are added. FileNotFoundError when there is none."""
+
+    def __init__(self, path: str | Path) -> None:
+        from tokenizers import Tokenizer
+
+        path = Path(path).expanduser()
+        file = path / "tokenizer.json" if path.is_dir() else path
+        if not file.is_file():
+            raise FileNotFoundError(f"token_counter: no tokenizer.json at {path}")
+        self.path = str(file)
+        self._tokenizer = Tokenizer.from_file(self.path)
+
+    def __call__(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def __reduce__(self):
+        return (TokenizerCounter, (self.path,))
+
+
+def make_token_counter(spec: str | Path | Callable[[str], int] | None) -> Callable[[str], int]:
+    """A token counter from a `tokenizer.json` path (or a folder holding one), a `str -> int` callable, or None
+    (`count_pieces`). TypeError for anything else."""
+    if spec is None:
+        return count_pieces
+    if isinstance(spec, (str, Path)):
+        return TokenizerCounter(spec)
+    if callable(spec):
+        return spec
+    raise TypeError(f"token_counter must be a tokenizer.json path, a callable or None, got {type(spec).__name__}")
 
 
 @dataclass(frozen=True)
@@ -14,6 +57,15 @@ class HistoryEntry:
 
     question: str
     answer: str
+
+    def render(self) -> str:
+        """How a prompt shows this entry (and what a token budget counts)."""
+        return f"Q: {self.question}\nA: {self.answer}"
+
+
+def render_knowledge(text: str) -> str:
+    """How a prompt shows a knowledge entry (and what a token budget counts)."""
+    return f"- {text}"
 
 
 @dataclass(frozen=True)
@@ -32,6 +84,14 @@ class _Namespace:
     def add(self, entry, text: str) -> None:
         self.entries.append(entry)
         self.index.add(text)
+
+    def extend(self, entries: Sequence, texts: Sequence[str]) -> None:
+        self.entries.extend(entries)
+        if hasattr(self.index, "extend"):
+            self.index.extend(texts)  # dense indexes embed a batch at once
+        else:
+            for text in texts:
+                self.index.add(text)
 
     def truncate(self, size: int) -> None:
         del self.entries[size:]
@@ -60,17 +120,53 @@ class Memory:
         """Remember a knowledge entry for every question of `scope`."""
         self._namespace(self._knowledge, scope).add(text, text)
 
-    def retrieve(self, query: str, history_key: str, scope: str, history_k: int, knowledge_k: int) -> Retrieved:
+    def preload(self, history: Iterable[tuple[str, str, str]] = (), knowledge: Iterable[tuple[str, str]] = ()) -> None:
+        """Add many entries at once: `history` as (key, question, answer), `knowledge` as (scope, text); the same
+        as adding them one by one, but a dense index embeds them in batches."""
+        for store, rows, make in (
+            (self._history, history, lambda row: (HistoryEntry(row[1], row[2]), f"{row[1]} {row[2]}")),
+            (self._knowledge, knowledge, lambda row: (row[1], row[1])),
+        ):
+            grouped: dict[str, tuple[list, list[str]]] = {}
+            for row in rows:
+                entry, text = make(row)
+                entries, texts = grouped.setdefault(row[0], ([], []))
+                entries.append(entry)
+                texts.append(text)
+            for key, (entries, texts) in grouped.items():
+                self._namespace(store, key).extend(entries, texts)
+
+    def retrieve(
+        self,
+        query: str,
+        history_key: str,
+        scope: str,
+        history_k: int,
+        knowledge_k: int,
+        token_budget: int | None = None,
+        count_tokens: Callable[[str], int] = count_pieces,
+    ) -> Retrieved:
         """Up to `history_k` entries of `history_key`'s history and `knowledge_k` of `scope`'s knowledge, most
-        relevant to `query` first; entries the retriever scores 0 or below are left out."""
+        relevant to `query` first; entries the retriever scores 0 or below are left out.
+
+        `token_budget` (tokens, by `count_tokens` of each entry as the prompt renders it) caps what the result
+        puts into a prompt, as the paper's 512-token retrieval budget: history entries best first, then
+        knowledge entries best first, each list stopping at its first entry that no longer fits, so a better
+        entry is never dropped for a worse one. None: no budget.
+        """
         history = self._history.get(history_key)
         knowledge = self._knowledge.get(scope)
-        return Retrieved(
-            tuple((history.entries[i], s) for i, s in history.index.search(query, history_k)) if history else (),
-            tuple((knowledge.entries[i], s) for i, s in knowledge.index.search(query, knowledge_k))
-            if knowledge
-            else (),
+        found_history = (
+            tuple((history.entries[i], s) for i, s in history.index.search(query, history_k)) if history else ()
         )
+        found_knowledge = (
+            tuple((knowledge.entries[i], s) for i, s in knowledge.index.search(query, knowledge_k)) if knowledge else ()
+        )
+        if token_budget is not None:
+            left = [token_budget]
+            found_history = _within(found_history, lambda e: count_tokens(e.render()), left)
+            found_knowledge = _within(found_knowledge, lambda t: count_tokens(render_knowledge(t)), left)
+        return Retrieved(found_history, found_knowledge)
 
     def history_size(self, key: str | None = None) -> int:
         """History entries under `key`, or under every key when None."""
@@ -105,3 +201,15 @@ class Memory:
         if namespace is None:
             namespace = store[key] = _Namespace(self._make)
         return namespace
+
+
+def _within(found: tuple, cost: Callable, left: list[int]) -> tuple:
+    """The leading entries of `found` whose costs fit in `left[0]` (which is decreased by what they use)."""
+    kept = []
+    for entry, score in found:
+        tokens = cost(entry)
+        if tokens > left[0]:
+            break
+        left[0] -= tokens
+        kept.append((entry, score))
+    return tuple(kept)

@@ -27,11 +27,15 @@ class SessionAdvantage(gym.Wrapper, gym.utils.RecordConstructorArgs):
     pays it to every session, as the formula reads literally (a constant per question, so it shifts values
     without changing which action is best).
 
+    `similarity` is the threshold two questions must reach to count as similar; None takes the env's default
+    for its measure (Jaccard of word sets with lexical retrieval, cosine of embeddings with dense retrieval:
+    `env.unwrapped.similar_questions`).
+
     `info["session_advantage"]` holds A_i on the closing step (0.0 elsewhere); `info["task_reward"]` the
     reward before it, so metrics stay comparable with the unwrapped env.
     """
 
-    def __init__(self, env: gym.Env, beta: float = 0.1, similarity: float = 0.5, on: str = "advice") -> None:
+    def __init__(self, env: gym.Env, beta: float = 0.1, similarity: float | None = None, on: str = "advice") -> None:
         gym.utils.RecordConstructorArgs.__init__(self, beta=beta, similarity=similarity, on=on)
         super().__init__(env)
         if not callable(getattr(env.unwrapped, "similar_questions", None)):
@@ -42,7 +46,7 @@ class SessionAdvantage(gym.Wrapper, gym.utils.RecordConstructorArgs):
             )
         if on not in ("advice", "always"):
             raise ValueError(f"on must be 'advice' or 'always', got {on!r}")
-        if not 0.0 < similarity <= 1.0:
+        if similarity is not None and not 0.0 < similarity <= 1.0:
             raise ValueError(f"similarity must be in (0, 1], got {similarity}")
         self.beta, self.similarity, self.on = beta, similarity, on
         self._advantage = 0.0
