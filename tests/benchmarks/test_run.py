@@ -145,7 +145,9 @@ def test_openai_failures_are_reported_without_losing_finished_sessions(tmp_path,
     assert [row["category"] for row in report["rows"]] == ["kettles"]
     (failure,) = report["failures"]
     assert failure["spec"]["category"] == "tents"
-    assert ("InternalServerError" if trouble == "error" else "Timeout") in failure["error"]
+    assert ("HTTP 500 Internal Server Error" if trouble == "error" else "no complete reply within the 0.3 s deadline") \
+        in failure["error"]
+    assert "retries: 1," in failure["error"]
     assert "1 session(s) failed" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "sessions").rglob("kettles.json")
 
@@ -199,3 +201,74 @@ def test_results_and_the_tradeoff_plot_show_both_headline_figures_labelled(tmp_p
     assert "| kettles |" in per_category and "question-weighted" not in per_category.split("## Reported")[0]
     assert drawn == {"never-advice (mean of categories)": [pytest.approx(rows["mean of categories"]["total_score"])],
                      "never-advice (question-weighted)": [pytest.approx(rows["question-weighted"]["total_score"])]}
+
+
+AGENT_SOURCE = '''
+from agile_gym.agents import AlwaysAdviceAgent
+
+
+class Agent(AlwaysAdviceAgent):
+    """Version {version}."""
+'''
+
+
+def _reused(capsys) -> str:
+    return "".join(line for line in capsys.readouterr().err.splitlines(keepends=True) if "reused" in line)
+
+
+def test_saved_sessions_are_keyed_by_the_agent_code_the_env_code_and_the_data(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    import benchmarks.run
+    from agile_gym.data.builtin import builtin_productqa_root
+
+    data = tmp_path / "data"
+    shutil.copytree(builtin_productqa_root(), data)
+    agent_file = tmp_path / "code" / "agent_under_test.py"
+    agent_file.parent.mkdir()
+    agent_file.write_text(AGENT_SOURCE.format(version=1))
+    monkeypatch.syspath_prepend(str(agent_file.parent))
+    out = tmp_path / "out"
+    argv = ["--agent", "agent_under_test:Agent", "--data-dir", str(data), "--max-questions", "3"]
+    assert run(out, *argv) == 0
+    capsys.readouterr()
+    assert run(out, *argv) == 0
+    assert "2 finished session(s) reused" in _reused(capsys)
+
+    agent_file.write_text(AGENT_SOURCE.format(version=2))  # the agent's code changes under the same name
+    assert run(out, *argv) == 0
+    assert _reused(capsys) == ""
+
+    qa = data / "test" / "tents" / "qa.jsonl"  # one category's data changes
+    qa.write_text("".join(qa.read_text().splitlines(keepends=True)[:-1]))
+    assert run(out, *argv) == 0
+    assert "1 finished session(s) reused" in _reused(capsys)  # kettles only
+    assert run(out, *argv) == 0
+    assert "2 finished session(s) reused" in _reused(capsys)
+
+    monkeypatch.setattr(benchmarks.run, "env_code_digest", lambda: "graded under other rules")
+    assert run(out, *argv) == 0
+    assert _reused(capsys) == ""
+
+
+def test_hf_agents_are_keyed_by_the_bytes_of_their_weights_and_adapters(tmp_path):
+    pytest.importorskip("torch")
+    from benchmarks.agents import AgentOptions
+    from benchmarks.provenance import agent_fingerprint
+
+    base, adapter = tmp_path / "base", tmp_path / "adapter"
+    base.mkdir()
+    adapter.mkdir()
+    (base / "config.json").write_text("{}")
+    (base / "model.safetensors").write_bytes(b"weights 1")
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(base)}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"adapter 1")
+    options = AgentOptions()
+    first = agent_fingerprint(f"hf:{adapter}", options)
+    assert set(first) == {"code", "base", "adapter"} and first == agent_fingerprint(f"hf:{adapter}", options)
+    (adapter / "adapter_model.safetensors").write_bytes(b"adapter 2")
+    second = agent_fingerprint(f"hf:{adapter}", options)
+    assert second["adapter"] != first["adapter"] and second["base"] == first["base"]
+    (base / "model.safetensors").write_bytes(b"weights 2")
+    assert agent_fingerprint(f"hf:{adapter}", options)["base"] != second["base"]
+    assert agent_fingerprint(f"hf:{base}", options)["base"] == agent_fingerprint(f"hf:{adapter}", options)["base"]
