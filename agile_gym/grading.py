@@ -102,9 +102,11 @@ class ProductNames:
         ]
         candidates.sort(key=lambda c: (c[0] - c[1], c[0]))
         taken: list[tuple[int, int, str]] = []
+        occupied = bytearray(len(folded))  # 1 where a name already taken lies: linear, however many mentions
         for start, end, name in candidates:
-            if all(end <= other_start or start >= other_end for other_start, other_end, _ in taken):
+            if occupied.find(1, start, end) < 0:
                 taken.append((start, end, name))
+                occupied[start:end] = b"\x01" * (end - start)
         taken.sort()
         found = [Mention(name, start, end, self._names[name], name in self._asin_names) for start, end, name in taken]
         return _attach_titles_to_asins(folded, found)

@@ -2,6 +2,7 @@
 several are refused with feedback and reward 0 (issue 17)."""
 
 import json
+import time
 
 import gymnasium as gym
 import pytest
@@ -60,9 +61,12 @@ def test_option_texts_that_look_like_letter_lists_are_their_own_option():
 
 
 def test_long_hostile_answers_are_read_in_linear_time():
-    # Each is read well under a second (backtracking regexes would take minutes on these).
-    for answer, named in [("(" * 200_000, ()), ("B" + ", C" * 100_000, ("B", "C")), ("Vitamin C (" * 50_000, ())]:
+    # Each takes ~0.1 s here; a backtracking pattern or re-slicing the rest per letter would be quadratic.
+    for answer, named in [("(" * 200_000, ()), ("B" + ", C" * 100_000, ("B", "C")), ("Vitamin C (" * 50_000, ()),
+                          ("B" + " " * 200_000 + "C", ("B", "C"))]:
+        started = time.perf_counter()
         assert named_options(answer, OPTIONS) == named
+        assert time.perf_counter() - started < 5.0
 
 
 @pytest.fixture
