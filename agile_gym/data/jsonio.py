@@ -4,7 +4,7 @@ file and the line."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,23 @@ def _not_utf8(path: Path, data: bytes, err: UnicodeDecodeError, line: int | None
     return DataError(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x} at {at}); save the file as UTF-8")
 
 
+def _unique_keys(where: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A json `object_pairs_hook` refusing a key given twice in one object (json keeps the last, silently)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(pairs)
+        if len(result) < len(pairs):
+            seen: set[str] = set()
+            twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+            raise DataError(f"{where}: key {twice!r} appears twice in one object (only the last would be kept)")
+        return result
+
+    return hook
+
+
 def read_json(path: str | Path) -> Any:
-    """The JSON value in `path`; DataError for a missing file, non-UTF-8 bytes or invalid JSON (with the line)."""
+    """The JSON value in `path`; DataError for a missing file, non-UTF-8 bytes, invalid JSON (with the line) or a
+    key given twice in one object."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"missing file {path}")
@@ -28,7 +43,7 @@ def read_json(path: str | Path) -> Any:
     except UnicodeDecodeError as err:
         raise _not_utf8(path, data, err) from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys(str(path)))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
 
@@ -47,6 +62,6 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line)
+                yield number, json.loads(line, object_pairs_hook=_unique_keys(f"{path}:{number}"))
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}:{number}: invalid JSON ({err.msg})") from None

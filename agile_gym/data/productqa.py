@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,15 @@ def load_category(root: str | Path, split: str, category: str) -> Category:
     questions = tuple(question_from_record(record, products, f"{qa_path}:{n}") for n, record in read_jsonl(qa_path))
     if not questions:
         raise DataError(f"{qa_path}: no questions (the file is empty or holds only blank lines)")
+    ids = Counter(q.id for q in questions)
+    repeated = [f"{qid!r} ({count}x)" for qid, count in ids.items() if count > 1]
+    if repeated:
+        warnings.warn(
+            f"{qa_path}: field 'id': {len(repeated)} question id(s) appear more than once: {', '.join(repeated[:5])}"
+            f"{' ...' if len(repeated) > 5 else ''}; results keyed by question id cannot tell them apart",
+            DataQualityWarning,
+            stacklevel=2,
+        )
     return Category(category, split, schema, products, questions, str(folder), columns)
 
 

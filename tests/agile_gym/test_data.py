@@ -164,6 +164,7 @@ def _same_value(ours, reference):
 
 
 @pytest.mark.real_data
+@pytest.mark.filterwarnings("error::agile_gym.data.types.DataQualityWarning")  # the release's files agree
 def test_every_real_question_loads_and_the_built_db_matches_the_reference(productqa_root, tmp_path):
     reference = sqlite3.connect(productqa_root / "reference_product_qa.db")
     total = 0

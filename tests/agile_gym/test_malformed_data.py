@@ -238,6 +238,9 @@ CASES = [
          ("qa.jsonl:2", "B0MISSING0")),
     Case("qa-search-sql-number", P, qa_line(2, lambda r: r["extra_data"].update(answer=7)),
          ("qa.jsonl:2", "answer")),
+    Case("qa-duplicate-key", P, raw_bytes("qa.jsonl", json.dumps(QA[0]).replace('"yes"', '"yes", "short_answer": "no"')
+                                        .encode()), ("qa.jsonl:1", "short_answer", "twice")),
+    Case("qa-duplicate-id", P, qa_field(3, "id", "fact_qa_0"), ("qa.jsonl", "id", "fact_qa_0"), "warning"),
     Case("qa-extra-string", P, qa_field(1, "extra_data", "none"), ("qa.jsonl:1", "extra_data")),
     Case("qa-extra-list", P, qa_field(3, "extra_data", ["knowledge"]), ("qa.jsonl:3", "extra_data")),
     Case("qa-knowledge-object", P, qa_line(3, lambda r: r["extra_data"].update(knowledge={"text": "x"})),
@@ -250,6 +253,9 @@ CASES = [
     Case("metadata-latin1", P, latin1("metadata.json"), ("metadata.json", "UTF-8")),
     Case("metadata-bad-json", P, raw_bytes("metadata.json", b'{"B000000001": '), ("metadata.json", "JSON")),
     Case("metadata-list", P, _json_edit("metadata.json", lambda d: list(d.values())), ("metadata.json", "object")),
+    Case("metadata-duplicate-asin", P, lambda folder: (folder / "metadata.json").write_text(
+        json.dumps(METADATA)[:-1] + ', "B000000001": {"title": "Other Widget"}}'),
+         ("metadata.json", "B000000001", "twice")),
     Case("metadata-product-string", P, _json_edit("metadata.json", _set(("B000000002",), "Blue Widget")),
          ("metadata.json", "B000000002")),
     Case("metadata-product-null", P, _json_edit("metadata.json", _set(("B000000002",), None)),
@@ -277,6 +283,8 @@ CASES = [
     Case("schema-latin1", P, latin1("schema.json"), ("schema.json", "UTF-8")),
     Case("schema-bad-json", P, raw_bytes("schema.json", b"{]"), ("schema.json", "JSON")),
     Case("schema-list", P, _json_edit("schema.json", lambda d: list(d)), ("schema.json", "object")),
+    Case("schema-duplicate-feature", P, lambda folder: (folder / "schema.json").write_text(
+        json.dumps(SCHEMA)[:-1] + ', "price": {"type": "choice"}}'), ("schema.json", "price", "twice")),
     Case("schema-spec-string", P, _json_edit("schema.json", _set(("price",), "cloze")), ("schema.json", "price")),
     Case("schema-spec-null", P, _json_edit("schema.json", _set(("color",), None)), ("schema.json", "color")),
     Case("schema-unknown-type", P, _json_edit("schema.json", _set(("price", "type"), "range")),
@@ -300,6 +308,8 @@ CASES = [
     Case("med-parquet-garbage", M, med_text(b"not a parquet file", ".parquet"), ("broken.parquet", "parquet")),
     Case("med-columns-one-shorter", M, med_columns(lambda c: c["opd"].pop()), ("broken.json", "opd")),
     Case("med-columns-one-text", M, med_columns(lambda c: c.update(opa="C")), ("broken.json", "opa")),
+    Case("med-duplicate-key", M, med_text(b'{"question": "Q?", "opa": "a", "opb": "b", "opc": "c", "opd": "d", '
+                                          b'"cop": 0, "cop": 2}\n', ".jsonl"), ("broken.jsonl:1", "cop", "twice")),
     Case("med-record-list", M, _med_records(lambda rs: [rs[0], list(rs[1].values())]), ("broken.jsonl:2",)),
     Case("med-question-missing", M, med_field(1, "question", delete=True), ("broken.jsonl:2", "question")),
     Case("med-question-object", M, med_field(1, "question", {"text": "q"}), ("broken.jsonl:2", "question")),
