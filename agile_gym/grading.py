@@ -39,7 +39,8 @@ class Mention:
     """One product name found in an answer.
 
     `name` is the name as matched (normalised: casefolded, whitespace collapsed), `start`/`end` its position
-    in the normalised answer, `asins` every product it names (several for a title that products share).
+    in the normalised answer, `asins` every product it names (several for a title that products share, unless
+    written beside one of their asins), `by_asin` whether the name is an asin rather than a title.
     """
 
     name: str
