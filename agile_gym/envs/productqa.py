@@ -110,7 +110,10 @@ class ProductQAEnv(AgileEnv):
     ## Version History
     - v2: search answers are graded by product identity (asin, or full title longest-first at word
       boundaries; a shared title names every product with it), no longer by substring, and the feedback lists
-      the products read; an SQL row holding a shared title submits every product with it.
+      the products read; an SQL row holding a shared title submits every product with it. The table has a
+      column for every snake_case feature the products carry, not only those schema.json lists (typed from
+      their values, with a `DataQualityWarning`), and the prompt's table schema lists it; the release's
+      categories, whose files agree, get the same table as before.
     - v1: the expert hook reflects the data's lesson or `[NoInformation]`, never a product's answer, and has
       `answer_visible` (see `AgileEnv`).
     - v0: initial release; deprecated (the id makes this class, so it behaves as v1).
