@@ -1,6 +1,6 @@
 """Search grading on a whole ProductQA release: how many gold answers, written as an agent would, grade wrong.
 
-    AGILE_DATA_DIR=/path/to/release python -m benchmarks.search_grading     # writes results/search_grading.json
+    AGILE_DATA_DIR=/path/to/release python -m benchmarks.search_grading    # writes results/search_grading.json
 
 Every search_qa question of every category of both splits is answered with its own gold products, written in
 each form below, and graded as `agile/ProductQA-v2` grades a `[PredictAnswer]` (`agile_gym.grading`). A gold
@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
 from agile_gym.data.paths import task_data_dir
 from agile_gym.data.productqa import list_categories, load_category
-from agile_gym.data.types import SEARCH
+from agile_gym.data.types import SEARCH, DataError
 from agile_gym.grading import ProductNames, search_correct
 from agile_gym.results import markdown_table
 
@@ -70,23 +71,30 @@ def measure(root: str | Path) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=None, help="release root (default: $AGILE_DATA_DIR)")
-    parser.add_argument("--out", default="results/search_grading.json")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: measure, print a markdown table and write `--output` (JSON). Returns 0, or 2
+    after one line on stderr when there is no release (DataError names the folder)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=None, help="release root or its productqa/ (default: $AGILE_DATA_DIR)")
+    parser.add_argument("--output", default="results/search_grading.json", help="JSON file (default: %(default)s)")
+    args = parser.parse_args(argv)
     root = task_data_dir("productqa", args.data_dir)
-    if root is None:
-        raise SystemExit("no release: set $AGILE_DATA_DIR or --data-dir (the built-in data has no shared titles)")
-    result = measure(root)
+    try:
+        if root is None:
+            raise DataError("no ProductQA release: set $AGILE_DATA_DIR or --data-dir (the built-in data is synthetic)")
+        result = measure(root)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     rows = [{"form": form, **counts} for form, counts in result["forms"].items()]
     print(f"agile/ProductQA-v2, {result['search_questions']} search questions, "
           f"{result['questions_with_a_wrong_gold_form']} with a gold form graded wrong")
     print(markdown_table(rows, {"form": "form", "tried": "tried", "wrong": "wrong",
                                 "wrong: shared title alone": "shared_title"}))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -11,7 +11,7 @@ import pytest
 import agile_gym  # noqa: F401
 from agile_gym.data.productqa import load_category
 from agile_gym.grading import ProductNames, search_correct
-from benchmarks.search_grading import measure
+from benchmarks.search_grading import main, measure
 
 SCALE, SCALE_RED = "B000000001", "B000000002"
 GL2, GL2E2 = "B000000003", "B000000004"
@@ -169,3 +169,10 @@ def test_every_gold_search_answer_of_the_release_grades_right(productqa_root):
     # By title alone only a title that several products share can grade wrong (it names all of them).
     for form in ("titles", "one_title"):
         assert forms[form]["wrong"] == forms[form]["shared_title"], form
+
+
+def test_the_release_measure_without_a_release_is_one_error_line_and_exit_code_2(tmp_path, capsys):
+    code = main(["--data-dir", str(tmp_path / "missing"), "--output", str(tmp_path / "out.json")])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and str(tmp_path / "missing") in lines[0]
+    assert not (tmp_path / "out.json").exists()
