@@ -65,7 +65,7 @@ class Category:
     products: Mapping[str, Mapping[str, Any]]
     questions: tuple[Question, ...]
     source: str
-    columns: tuple[Column, ...] = ()
+    columns: tuple[Column, ...]
 
     def title_of(self, asin: str) -> str:
         """The product's title, or "" for an unknown asin or a product without one."""

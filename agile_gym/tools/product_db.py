@@ -21,7 +21,7 @@ from agile_gym.files import staged_file
 _BUILDER_VERSION = "2"  # 2: columns from Category.columns (schema plus what the products carry)
 
 
-def feature_columns(category: Category) -> list[tuple[str, str]]:
+def column_types(category: Category) -> list[tuple[str, str]]:
     """(column, SQL type) for every feature column of the category's table, in table order."""
     return [(column.name, "NUMERIC" if column.numeric else "TEXT") for column in category.columns]
 
@@ -34,7 +34,7 @@ def quote_name(name: str) -> str:
 def content_hash(category: Category) -> str:
     """A short hash of everything the database is built from: its file name, so changed data gets a new one."""
     payload = json.dumps(
-        [_BUILDER_VERSION, category.name, category.schema, category.products, feature_columns(category)],
+        [_BUILDER_VERSION, category.name, category.schema, category.products, column_types(category)],
         sort_keys=True,
         ensure_ascii=False,
     )
@@ -48,7 +48,7 @@ def build_product_db(category: Category, directory: str | Path | None = None) ->
     path = folder / f"{category.name}-{content_hash(category)}.sqlite"
     if path.exists():
         return path
-    columns = feature_columns(category)
+    columns = column_types(category)
     with staged_file(path) as staging:
         conn = sqlite3.connect(staging)
         with conn:
