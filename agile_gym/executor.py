@@ -82,7 +82,7 @@ from agile_gym.memory.similarity import (
 )
 from agile_gym.memory.store import Memory, Retrieved, make_token_counter, render_knowledge
 from agile_gym.rewards import SessionMetrics, check_advice_cost, question_reward
-from agile_gym.spaces import FreeText
+from agile_gym.spaces import FreeText, encodable_text
 
 MAX_OBSERVATION_LENGTH = 1 << 20
 MAX_ACTION_LENGTH = 1 << 24
@@ -153,7 +153,8 @@ class AgileEnv(gym.Env[str, str]):
     LLM predicts an answer, searches with a tool or seeks advice, and reflects after advice.
 
     ## Action Space
-    `FreeText`: any `str` (bytes are decoded as UTF-8); `agile_gym.actions.parse_action` reads it. The first
+    `FreeText`: any `str` (bytes are decoded as UTF-8; what UTF-8 cannot carry, undecodable bytes or lone
+    surrogates, becomes U+FFFD); `agile_gym.actions.parse_action` reads it. The first
     action tag decides; text before it is the agent's reasoning, kept and not judged.
     - `[PredictAnswer]` then `[Answer]: <text>`, optionally `[Short Answer]: <text>` (graded when given): the
       task grades the answer.
@@ -412,6 +413,7 @@ class AgileEnv(gym.Env[str, str]):
             action = action.decode("utf-8", errors="replace")
         if not isinstance(action, str):
             raise TypeError(f"actions are text: expected str, got {type(action).__name__}")
+        action = encodable_text(action)  # what it stores comes back in observations, memory and files as UTF-8
         parsed = parse_action(action)
         item = self._items[self._position]
         self._log(f"Agent: {action[:2000]}")

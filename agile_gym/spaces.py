@@ -15,6 +15,17 @@ from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory
 _SAMPLE_CHARSET = string.ascii_letters + string.digits + string.punctuation + " \n\u00e9\u00b0\u4e2d"
 
 
+def encodable_text(text: str) -> str:
+    """`text` as UTF-8 can carry it: lone surrogates (which `str` allows and UTF-8 refuses, e.g. "\\ud800" from a
+    fuzzer or a broken decoder) become U+FFFD, a high-low surrogate pair becomes the character it spells; any
+    other text is returned unchanged (the same object)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 class FreeText(Text):
     """`gymnasium.spaces.Text` whose `contains` accepts every `str` up to `max_length` characters.
 
@@ -49,6 +60,9 @@ class FreeText(Text):
 # from indices into the sampling charset), so every observation came back as 'aaaa...'. For FreeText the memory
 # holds unicode code points with the length in the first slot of each sub-env's row, and the reader returns a
 # live view that decodes on access; AsyncVectorEnv's default `copy=True` deep-copies it into a plain tuple.
+# Code points go through "surrogatepass": every `str` is in the space, lone surrogates included, and a UTF-32
+# slot holds any of them, so the async path returns exactly what the sync path does (a strict codec raised
+# UnicodeEncodeError in the worker, which the main process saw as a confusing TypeError).
 @create_shared_memory.register(FreeText)
 def _create_free_text_memory(space: FreeText, n: int = 1, ctx: Any = multiprocessing):
     return ctx.Array(np.dtype(np.int32).char, n * (space.max_length + 1))
@@ -59,7 +73,7 @@ def _write_free_text(space: FreeText, index: int, value: str, shared_memory) -> 
     if not space.contains(value):
         raise ValueError(f"observation is not in {space}: {type(value).__name__} of length {len(value)}")
     row = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)[index * (space.max_length + 1):]
-    codes = np.frombuffer(value.encode("utf-32-le"), dtype=np.int32)
+    codes = np.frombuffer(value.encode("utf-32-le", "surrogatepass"), dtype=np.int32)
     row[0] = len(codes)
     row[1:1 + len(codes)] = codes
 
@@ -77,7 +91,7 @@ class SharedTexts(Sequence):
         if isinstance(index, slice):
             return tuple(self[i] for i in range(len(self))[index])
         row = self._rows[index]
-        return row[1:1 + int(row[0])].tobytes().decode("utf-32-le")
+        return row[1:1 + int(row[0])].tobytes().decode("utf-32-le", "surrogatepass")
 
     def __deepcopy__(self, memo) -> tuple[str, ...]:
         return tuple(self)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agile_gym.agents import Reply
+from agile_gym.spaces import encodable_text
 
 # Statuses worth another attempt (the openai client's own choice): request timeout, lock conflict, rate limit,
 # and server errors.
@@ -104,11 +105,6 @@ def read_completion(body: bytes) -> tuple[str, int, int]:
     return content or "", prompt_tokens, completion_tokens
 
 
-def sendable(text: str) -> str:
-    """`text` with lone surrogates (which UTF-8 cannot carry) replaced by U+FFFD and surrogate pairs joined."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
 class OpenAIChatAgent:
     """A batch agent sending each observation as one user message (after `system_prompt`, if given) to
     `model` at `base_url` (None: the openai client's default), at most `concurrency` requests at once.
@@ -164,9 +160,9 @@ class OpenAIChatAgent:
         return list(await asyncio.gather(*(self._ask(observation) for observation in observations)))
 
     async def _ask(self, observation: str) -> Reply:
-        messages = [{"role": "user", "content": sendable(observation)}]
+        messages = [{"role": "user", "content": encodable_text(observation)}]
         if self.system_prompt:
-            messages.insert(0, {"role": "system", "content": sendable(self.system_prompt)})
+            messages.insert(0, {"role": "system", "content": encodable_text(self.system_prompt)})
         began, waited = time.monotonic(), 0.0
         async with self.limit:
             for attempt in range(self.retries + 1):

@@ -189,6 +189,8 @@ class MedMCQAEnv(AgileEnv):
     - v2: answers in every form that names one option are graded (`B\\n<explanation>`, `B - text`, `B, text`,
       `Option B`, `**B**`, `The answer is B`, ... were invalid); the invalid-answer feedback says whether no
       option or several were named.
+      Lone surrogates in an action (text UTF-8 cannot carry) become U+FFFD, so they come back replaced in
+      observations and memory.
     - v1: the expert hook reflects the record's lesson (`reflection`, else `exp`) or `[NoInformation]`, never
       "the answer is: <option>" (see `AgileEnv`); `answer_visible` is None (no ground truth for this data).
     - v0: initial release; deprecated (the id makes this class, so it behaves as v1).

@@ -114,6 +114,8 @@ class ProductQAEnv(AgileEnv):
       column for every snake_case feature the products carry, not only those schema.json lists (typed from
       their values, with a `DataQualityWarning`), and the prompt's table schema lists it; the release's
       categories, whose files agree, get the same table as before.
+      Lone surrogates in an action (text UTF-8 cannot carry) become U+FFFD, so they come back replaced in
+      observations and memory.
     - v1: the expert hook reflects the data's lesson or `[NoInformation]`, never a product's answer, and has
       `answer_visible` (see `AgileEnv`).
     - v0: initial release; deprecated (the id makes this class, so it behaves as v1).

@@ -62,17 +62,53 @@ def test_a_sub_env_that_raises_surfaces_the_error_and_closes_cleanly():
     assert envs.closed
 
 
+# A lone surrogate is a `str` that UTF-8 cannot carry; a pair spells one character. They come back in later
+# observations (the reflection as knowledge), where the async shared-memory path once crashed its worker.
+UNENCODABLE = ["[SeekAdvice]", "[Reflection]: kettle vitamin deficiency \udfff lesson \ud83d\ude00",
+               "[PredictAnswer]\n[Answer]: kettle \ud800 boil"]
+
+
+def play_unencodable(mode: str, env_id: str, steps: int = 7) -> list:
+    kwargs = {}
+    if mode == "single":
+        env = gym.make(env_id, **kwargs)
+        trace = [env.reset(seed=3)[0]]
+        trace += [env.step(UNENCODABLE[step % 3])[0] for step in range(steps)]
+        env.close()
+        return trace
+    vectorization, shared = mode.split("-") if "-" in mode else (mode, "shared")
+    envs = gym.make_vec(env_id, num_envs=2, vectorization_mode=vectorization,
+                        vector_kwargs={"shared_memory": shared == "shared"} if vectorization == "async" else {},
+                        **kwargs)
+    trace = [tuple(envs.reset(seed=3)[0])[0]]
+    trace += [tuple(envs.step((UNENCODABLE[step % 3],) * 2)[0])[0] for step in range(steps)]
+    envs.close()
+    return trace
+
+
+@pytest.mark.parametrize("env_id", ["agile/ProductQA-v2", "agile/MedMCQA-v2"])
+def test_text_utf8_cannot_carry_is_replaced_the_same_way_in_every_vector_mode(env_id):
+    from agile_gym.spaces import encodable_text
+
+    traces = {mode: play_unencodable(mode, env_id) for mode in ("single", "sync", "async-shared", "async-pipes")}
+    assert traces["sync"] == traces["single"] and traces["async-shared"] == traces["single"]
+    assert traces["async-pipes"] == traces["single"]
+    texts = traces["single"]
+    assert all(encodable_text(text) == text for text in texts)  # nothing UTF-8 cannot carry is left
+    assert any("deficiency \ufffd lesson \U0001F600" in text for text in texts)  # replaced, the pair joined
+
+
 def test_free_text_shared_memory_round_trips_any_unicode():
     from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
 
     from agile_gym.spaces import FreeText
 
     space = FreeText(32)
-    memory = create_shared_memory(space, n=3)
-    texts = ["", "Größe 中 °C \U0001F600", "x" * 32]
+    memory = create_shared_memory(space, n=4)
+    texts = ["", "Größe 中 °C \U0001F600", "x" * 32, "lone \ud800 surrogates \udfff"]  # every str, exactly
     for i, text in enumerate(texts):
         write_to_shared_memory(space, i, text, memory)
-    assert tuple(read_from_shared_memory(space, memory, n=3)) == tuple(texts)
+    assert tuple(read_from_shared_memory(space, memory, n=4)) == tuple(texts)
     with pytest.raises(ValueError, match="not in FreeText"):
         write_to_shared_memory(space, 0, "y" * 33, memory)
-    assert np.frombuffer(memory.get_obj(), dtype=np.int32).size == 3 * 33
+    assert np.frombuffer(memory.get_obj(), dtype=np.int32).size == 4 * 33
