@@ -120,17 +120,36 @@ def _hf_agent(spec: str, options: AgentOptions) -> AgentPool:
     return AgentPool(spec, batch=agent, description=description)
 
 
-def _user_agent(spec: str) -> AgentPool:
+def check_agent(spec: str, options: AgentOptions) -> None:
+    """Raise ValueError now for what would make `make_agent(spec, options)` fail, without loading any model or
+    making a user's agent: an unknown name, a class that does not import or lacks `act` / `act_batch`, a
+    missing optional package or key (openai). hf: folders are checked by `benchmarks.provenance`."""
+    if spec in AGENTS or spec.startswith("hf:"):
+        return
+    if spec.startswith("openai:"):
+        make_agent(spec, options)  # the client only: no request is sent
+    elif ":" in spec:
+        _user_class(spec)
+    else:
+        make_agent(spec, options)
+
+
+def _user_class(spec: str) -> type:
     module_name, _, class_name = spec.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as error:
         raise ValueError(f"agent {spec!r}: cannot import {class_name} from {module_name} ({error})") from None
-    takes_env = _accepts_one_argument(cls)
+    if not hasattr(cls, "act_batch") and not hasattr(cls, "act"):
+        raise ValueError(f"agent {spec!r}: the class needs act(observation, info) or act_batch(observations, infos)")
+    return cls
+
+
+def _user_agent(spec: str) -> AgentPool:
+    cls = _user_class(spec)
     if hasattr(cls, "act_batch"):
         return AgentPool(spec, batch=cls(), description={"kind": "user-batch"})
-    if not hasattr(cls, "act"):
-        raise ValueError(f"agent {spec!r}: the class needs act(observation, info) or act_batch(observations, infos)")
+    takes_env = _accepts_one_argument(cls)
     return AgentPool(spec, per_session=(lambda env: cls(env)) if takes_env else (lambda env: cls()),
                      description={"kind": "user"})
 

@@ -16,6 +16,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from agile_gym.agents import AlwaysAdviceAgent, play_session
 from agile_gym.episodes import play_episodes
 from agile_gym.memory.store import Memory
 from agile_gym.results import cell, markdown_table
+from benchmarks.checks import check_env_id
 
 ANSWER = "[PredictAnswer]\n[Answer]: yes\n[Short Answer]: yes"
 
@@ -112,9 +114,10 @@ def time_memory_init(records: int) -> dict:
     return {"records": records, "construct_s": construct, "reset_ms": 1e3 * statistics.median(resets)}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: time every env and memory size, print one JSON line per row and then a
-    markdown table, and write all rows to `--output` (JSON). Returns None."""
+    markdown table, and write all rows to `--output` (JSON). Returns 0, or 2 after one line on stderr for an
+    unknown `--env`."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000, 100000], help="memory entries")
     parser.add_argument("--steps", type=int, default=300, help="env steps timed per size (default: %(default)s)")
@@ -124,6 +127,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env", action="append", help="env id (default: every registered agile/ env)")
     parser.add_argument("--output", default="results/env_speed.json", help="JSON file (default: %(default)s)")
     args = parser.parse_args(argv)
+    try:
+        for env_id in args.env or []:
+            check_env_id(env_id)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     rows = []
     for env_id in args.env or sorted(agile_gym.ENVIRONMENTS):
         kwargs = {"max_questions": 40}
@@ -157,7 +166,8 @@ def main(argv: list[str] | None = None) -> None:
                                   "agile": agile_gym.__version__, "rows": rows,
                                   "memory_init": init}, indent=2))
     print(f"\nwrote {output}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -36,6 +36,7 @@ import agile_gym  # noqa: F401  (registers the agile/ ids)
 from agile_gym.data.builtin import BUILTIN_CATEGORIES
 from agile_gym.files import atomic_write, load_saved
 from agile_gym.progress import progress_bar
+from benchmarks.checks import check_choice, check_env_id, check_model
 from benchmarks.fidelity_play import ask_scores, play_policy, teacher_decisions
 from benchmarks.fidelity_stats import auc, stage_name
 from benchmarks.sessions import ABLATIONS, ablation_kwargs
@@ -336,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = FidelityConfig(**{k: v for k, v in vars(args).items() if k not in ("quick", "quiet")},
                                 progress=not args.quiet)
+        check_env_id(config.env)
+        check_model(config.model)
+        check_choice("--validation-category", config.validation_category, BUILTIN_CATEGORIES["train"])
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agile_gym.results import pyplot, save_figure
+from agile_gym.results import legend_below, legend_height, pyplot, save_figure, series_styles
 
 BINS = 10
 
@@ -38,20 +38,21 @@ def along_session(sessions: list[dict], bins: int = BINS) -> dict[str, dict[str,
 
 def plot_session_curves(sessions: list[dict], path: str | os.PathLike) -> Path:
     """Draw `along_session(sessions)` (accuracy left, advice rate right, one line per agent, cost and
-    ablation) and write it as a PNG to `path`; returns the path. ImportError when matplotlib is missing."""
+    ablation, each its own colour and marker, a legend under each panel) and write it as a PNG to `path`;
+    returns the path. ImportError when matplotlib is missing."""
     plt = pyplot()
     curves = along_session(sessions)
     progress = (np.arange(BINS) + 0.5) * 100 / BINS
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    styles = series_styles(sorted(curves))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4 + legend_height(sorted(curves))), sharex=True)
     for label, curve in sorted(curves.items()):
-        left.plot(progress, curve["accuracy"], marker="o", label=label)
-        right.plot(progress, curve["advice_rate"], marker="o", label=label)
+        left.plot(progress, curve["accuracy"], label=label, **styles[label])
+        right.plot(progress, curve["advice_rate"], label=label, **styles[label])
     for axis, title in ((left, "accuracy"), (right, "advice rate")):
         axis.set_xlabel("position in the session (% of its questions)")
         axis.set_ylabel(title)
         axis.set_ylim(-0.02, 1.02)
         axis.set_title(f"{title} along the session")
         axis.grid(alpha=0.3)
-    if curves:
-        right.legend(fontsize=7, loc="best")
+        legend_below(axis)
     return save_figure(figure, path)

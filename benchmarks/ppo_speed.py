@@ -25,6 +25,7 @@ import multiprocessing
 import platform
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from pathlib import Path
 import torch
 
 from agile_gym.results import markdown_table
+from benchmarks.checks import check_model
 
 
 def tiny_model(directory: Path, layers: int = 4, hidden: int = 256) -> str:
@@ -281,7 +283,8 @@ def process_benchmark(iterations: int, num_envs: int) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: measure the `--sections` asked for, print their markdown tables and write
-    the report as JSON to `--output`; returns 0."""
+    the report as JSON to `--output`; returns 0, or 2 after one line on stderr for a `--model` folder that does
+    not exist."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="", help="HF folder or hub name; default: a 4-layer 256-wide tiny Llama")
     parser.add_argument("--envs", type=int, default=8)
@@ -294,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=30.0, help="mean env step latency for the overlap rows")
     parser.add_argument("--iterations", type=int, default=6, help="PPO iterations per process-count row")
     args = parser.parse_args(argv)
+    try:
+        check_model(args.model)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     report: dict = {"model": args.model or "tiny llama 4x256",
                     "machine": {"platform": platform.platform(), "cpus": multiprocessing.cpu_count(),
                                 "torch": torch.__version__, "threads": torch.get_num_threads()}}

@@ -33,7 +33,7 @@ def package_versions() -> dict[str, str]:
 
 def summarize(sessions: list[dict]) -> list[dict]:
     """One row per (agent, cost, ablation, category); with several categories then the headline rows (the mean of
-    categories, the paper's ProductQA protocol, and the question-weighted figure), in that order."""
+    categories, the paper's rule for ProductQA, and the question-weighted figure), in that order."""
     groups: dict[tuple, list[dict]] = {}
     for session in sessions:
         spec = session["spec"]
@@ -104,31 +104,76 @@ def headline_rows(rows: list[dict]) -> list[dict]:
     ]
 
 
+def _data_lines(config: dict, rows: list[dict]) -> list[str]:
+    """What the numbers were measured on: data folder, split, categories with their questions, memory."""
+    data = config.get("data")
+    if not data:
+        return ["Data: not recorded in this report."]
+    categories = data["categories"]
+    names = [name for name in categories if name != "all"]
+    played = [row for row in rows if row["category"] not in HEADLINE]
+    questions = max((sum(r["questions"] for r in played if (r["agent"], r["advice_cost"], r["ablation"]) == key)
+                     for key in {(r["agent"], r["advice_cost"], r["ablation"]) for r in played}), default=0)
+    in_data = sum(facts["questions"] for facts in categories.values())
+    lines = []
+    if data["synthetic"]:
+        lines += ["**Synthetic data**: the built-in generated set, not the AGILE release; these numbers say whether "
+                  "the machinery works and are not comparable with the paper's.", ""]
+    lines += [f"- Data: {data['folder']}", f"- Split: {data['split'] or '-'}"]
+    if names:
+        lines.append("- Categories (questions each): "
+                     + ", ".join(f"{name} ({categories[name]['questions']})" for name in names))
+    cap = config.get("max_questions")
+    lines.append(f"- Questions played per agent, cost and ablation: {questions}"
+                 + (f" ({in_data} in the data; sessions capped at {cap} by --max-questions)" if cap else ""))
+    lines.append(f"- Memory preloaded: {data['memory_preloaded']}")
+    return lines
+
+
+def _protocol_text(config: dict, rows: list[dict]) -> str:
+    several = any(row["category"] in HEADLINE for row in rows)
+    if several:
+        return ("Each category is one session: memory starts as described above and persists through it. "
+                f"Headline: the **{MEAN_OF_CATEGORIES}** (every category weighs the same, the paper's rule for "
+                f"ProductQA), with the {QUESTION_WEIGHTED} figure beside it; tradeoff.png draws the same rows "
+                "(mean of categories solid, question-weighted dashed).")
+    return "One session over all the questions: memory starts as described above and persists through it."
+
+
 def render_markdown(report: dict) -> str:
-    """results.md as a string: the headline table, the per-category table when there are several
-    categories, the failed sessions, the paper's reported table (marked as not rerun) and package versions."""
+    """results.md as a string: what data it was measured on (folder, split, categories, questions, memory, and
+    a warning for synthetic data), the headline table, the per-category table when there are several
+    categories, the failed sessions, the paper's reported table (marked as not rerun, columns in our order)
+    and package versions."""
     rows = report["rows"]
     types = sorted({name for row in rows for name in row.get("per_type", {})})
     config = report["config"]
-    lines = [f"# Benchmark: {config['env']}", "",
-             ("Our runs, on this machine. Each category is one session: memory starts empty and persists through "
-              "it. Summary: the mean of categories (the paper's ProductQA protocol) with the question-weighted "
-              "figure beside it, or the one session."), ""]
+    lines = [f"# Benchmark: {config['env']}", "", "Our runs, on this machine.", ""]
+    lines += _data_lines(config, rows)
+    lines += ["", _protocol_text(config, rows), ""]
     lines += _table(headline_rows(rows), types)
     if any(row["category"] in HEADLINE for row in rows):
         lines += ["", "## Per category", ""]
         lines += _table([row for row in rows if row["category"] not in HEADLINE], types)
-    if report.get("failures"):
-        lines += ["", (f"**{len(report['failures'])} session(s) failed** (not in the table; rerun the same command "
+    failures = report.get("failures") or []
+    retried = [f for f in failures if not f.get("agent_did_not_start")]
+    if retried:
+        lines += ["", (f"**{len(retried)} session(s) failed** (not in the table; rerun the same command "
                        "to retry them, finished sessions are kept):"), ""]
         lines += [f"- {f['spec']['agent']} c={f['spec']['advice_cost']:g} {f['spec']['ablation']} "
-                  f"{f['spec']['category']}: {f['error']}" for f in report["failures"]]
+                  f"{f['spec']['category']}: {f['error']}" for f in retried]
+    for agent in dict.fromkeys(f["spec"]["agent"] for f in failures if f.get("agent_did_not_start")):
+        error = next(f["error"] for f in failures if f["spec"]["agent"] == agent)
+        lines += ["", f"**{agent} did not run**: {error}. Fix the agent, then rerun."]
     reported = report.get("reported")
     if reported:
-        lines += ["", (f"## Reported in the paper (not rerun here; c = {reported['advice_cost']:g}, "
-                       f"{reported['protocol']})"), "", f"Source: {reported['citation']}.", ""]
-        lines += markdown_table(reported["rows"], {"method (reported)": "method", "advice rate": "advice_rate",
-                                                   "accuracy": "accuracy", "total score": "total_score",
+        lines += ["", "## Reported in the paper (not rerun here)", "",
+                  f"Protocol: {reported['protocol']}; advice cost c = {reported['advice_cost']:g}. "
+                  f"Source: {reported['citation']}.", ""]
+        if (config.get("data") or {}).get("synthetic"):
+            lines += ["Measured on the AGILE release, not on the synthetic data above.", ""]
+        lines += markdown_table(reported["rows"], {"method (reported)": "method", "accuracy": "accuracy",
+                                                   "advice rate": "advice_rate", "total score": "total_score",
                                                    "source": "source"}).splitlines()
         costs = sorted({row["advice_cost"] for row in rows})
         if costs and costs != [reported["advice_cost"]]:

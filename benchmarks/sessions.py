@@ -17,6 +17,7 @@ from agile_gym.episodes import Episode, Step, play_episodes
 from agile_gym.files import atomic_write, load_saved
 from agile_gym.progress import progress_bar
 from benchmarks.agents import AgentPool
+from benchmarks.provenance import verified
 
 ABLATIONS = ("memory", "reflection", "advice", "tools")
 FULL = "full"
@@ -35,7 +36,12 @@ def ablation_kwargs(ablation: str) -> dict[str, bool]:
 
 @dataclass(frozen=True)
 class SessionSpec:
-    """Everything that decides a session's outcome; a saved session is reused only for an equal spec."""
+    """Everything that decides a session's outcome; a saved session is reused only for an equal spec.
+
+    `agent` is the `--agent` value, `env` the env id with its version, `env_kwargs` every keyword argument the
+    session's env is made with; `fingerprint` says what those names stand for now (`benchmarks.provenance`):
+    {"agent": the agent's code and weights, "env_code": the agile_gym sources, "data": the session's data}.
+    """
 
     agent: str
     advice_cost: float
@@ -45,6 +51,7 @@ class SessionSpec:
     env_kwargs: dict = field(hash=False)
     agent_options: dict = field(hash=False)
     seed: int = 0
+    fingerprint: dict = field(default_factory=dict, hash=False)
 
     @property
     def key(self) -> str:
@@ -68,8 +75,11 @@ class SessionStore:
         return self.root / f"{spec.key}.json"
 
     def load(self, spec: SessionSpec) -> dict | None:
-        """The saved session dict for `spec`, or None when there is none, its JSON is unreadable, or it was
-        saved for a different spec (same key, other settings)."""
+        """The saved session dict for `spec`, or None when there is none, its JSON is unreadable, it was saved
+        for a different spec (same key, other settings, or another fingerprint: changed agent code, weights,
+        env code or data), or `spec`'s fingerprint is not verified (weights not identified yet)."""
+        if not verified(spec.fingerprint.get("agent", {})):
+            return None
         return load_saved(self.path(spec), "spec", _jsonable(asdict(spec)))
 
     def save(self, spec: SessionSpec, result: dict) -> None:

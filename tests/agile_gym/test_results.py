@@ -51,3 +51,60 @@ def test_the_tradeoff_plot_writes_a_png(tmp_path):
     path = plot_tradeoff([point], tmp_path / "t.png", series=lambda row: row["policy"])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+
+
+def _crowded_rows(costs):
+    """12 series (6 agents x 2 headline figures), several of them on the same points at every cost."""
+    rows = []
+    for index, agent in enumerate(["a", "b", "c", "d", "e", "f"]):
+        for cost in costs:
+            for category, shift in (("mean of categories", 0.0), ("question-weighted", 0.01)):
+                rate = 1.0 if agent == "a" else 0.3 + 0.01 * index - 0.05 * cost  # a: one point at every cost
+                rows.append({"agent": agent, "category": category, "advice_cost": cost, "advice_rate": rate + shift,
+                             "accuracy": 0.8 + 0.002 * index, "total_score": 0.8 - cost * rate})
+    return rows
+
+
+def test_tradeoff_series_are_distinct_labels_do_not_overlap_and_both_panels_have_legends(monkeypatch, tmp_path):
+    pytest.importorskip("matplotlib")
+    captured = {}
+
+    def keep(figure, path, dpi=110):
+        figure.tight_layout()
+        figure.canvas.draw()
+        captured["figure"] = figure
+        return path
+
+    monkeypatch.setattr(results, "save_figure", keep)
+    plot_tradeoff(_crowded_rows([0.1, 0.3, 0.5, 0.7]), tmp_path / "t.png", series=lambda row: row["agent"])
+    left, right = captured["figure"].axes
+    styles = {(line.get_color(), line.get_marker()) for line in right.get_lines()}
+    assert len(styles) == 6  # one per agent; its two headline figures differ by line style only
+    assert {line.get_linestyle() for line in right.get_lines()} == {"-", "--"}
+    for axis in (left, right):
+        assert axis.get_legend() is not None and len(axis.get_legend().get_texts()) == 12
+    renderer = captured["figure"].canvas.get_renderer()
+    labels = [text for text in left.texts if text.get_text().startswith("c=")]
+    assert "c=0.1, 0.3, 0.5, 0.7" in {text.get_text() for text in labels}  # agent a's one point, one label
+    boxes = [text.get_window_extent(renderer) for text in labels]
+    overlapping = [(labels[i].get_text(), labels[j].get_text()) for i in range(len(boxes))
+                   for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+    assert len(labels) == 1 + 5 * 4 and overlapping == []
+
+
+def test_a_one_cost_tradeoff_draws_bars_of_total_score(monkeypatch, tmp_path):
+    pytest.importorskip("matplotlib")
+    captured = _captured_figure(monkeypatch)
+    rows = _crowded_rows([0.3])
+    plot_tradeoff(rows, tmp_path / "t.png", series=lambda row: row["agent"])
+    left, right = captured["figure"].axes
+    assert right.get_title() == "total score at c = 0.3" and not right.get_lines()
+    assert sorted(bar.get_width() for bar in right.patches) == pytest.approx(sorted(r["total_score"] for r in rows))
+    assert not [text for text in left.texts if text.get_text().startswith("c=")]  # the title says the cost
+
+
+def test_series_styles_are_distinct_for_many_series():
+    pytest.importorskip("matplotlib")
+    styles = results.series_styles(f"series {i}" for i in range(40))
+    assert len({(tuple(s["color"]), s["marker"]) for s in styles.values()}) == 40
+    assert len({tuple(s["color"]) for s in list(styles.values())[:20]}) == 20

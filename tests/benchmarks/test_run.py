@@ -188,7 +188,8 @@ def test_results_and_the_tradeoff_plot_show_both_headline_figures_labelled(tmp_p
     drawn = {}
 
     def keep(figure, path, dpi=110):
-        drawn.update({line.get_label(): list(line.get_ydata()) for line in figure.axes[1].get_lines()})
+        # one cost: the right panel has one bar of total score per line
+        drawn.update({bars.get_label(): [bar.get_width() for bar in bars] for bars in figure.axes[1].containers})
         return path
 
     monkeypatch.setattr(results, "save_figure", keep)
@@ -201,3 +202,119 @@ def test_results_and_the_tradeoff_plot_show_both_headline_figures_labelled(tmp_p
     assert "| kettles |" in per_category and "question-weighted" not in per_category.split("## Reported")[0]
     assert drawn == {"never-advice (mean of categories)": [pytest.approx(rows["mean of categories"]["total_score"])],
                      "never-advice (question-weighted)": [pytest.approx(rows["question-weighted"]["total_score"])]}
+
+
+AGENT_SOURCE = '''
+from agile_gym.agents import AlwaysAdviceAgent
+
+
+class Agent(AlwaysAdviceAgent):
+    """Version {version}."""
+'''
+
+
+def _reused(capsys) -> str:
+    return "".join(line for line in capsys.readouterr().err.splitlines(keepends=True) if "reused" in line)
+
+
+def test_saved_sessions_are_keyed_by_the_agent_code_the_env_code_and_the_data(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    import benchmarks.run
+    from agile_gym.data.builtin import builtin_productqa_root
+
+    data = tmp_path / "data"
+    shutil.copytree(builtin_productqa_root(), data)
+    agent_file = tmp_path / "code" / "agent_under_test.py"
+    agent_file.parent.mkdir()
+    agent_file.write_text(AGENT_SOURCE.format(version=1))
+    monkeypatch.syspath_prepend(str(agent_file.parent))
+    out = tmp_path / "out"
+    argv = ["--agent", "agent_under_test:Agent", "--data-dir", str(data), "--max-questions", "3"]
+    assert run(out, *argv) == 0
+    capsys.readouterr()
+    assert run(out, *argv) == 0
+    assert "2 finished session(s) reused" in _reused(capsys)
+
+    agent_file.write_text(AGENT_SOURCE.format(version=2))  # the agent's code changes under the same name
+    assert run(out, *argv) == 0
+    assert _reused(capsys) == ""
+
+    qa = data / "test" / "tents" / "qa.jsonl"  # one category's data changes
+    qa.write_text("".join(qa.read_text().splitlines(keepends=True)[:-1]))
+    assert run(out, *argv) == 0
+    assert "1 finished session(s) reused" in _reused(capsys)  # kettles only
+    assert run(out, *argv) == 0
+    assert "2 finished session(s) reused" in _reused(capsys)
+
+    monkeypatch.setattr(benchmarks.run, "env_code_digest", lambda: "graded under other rules")
+    assert run(out, *argv) == 0
+    assert _reused(capsys) == ""
+
+
+def test_hf_agents_are_keyed_by_the_bytes_of_their_weights_and_adapters(tmp_path):
+    pytest.importorskip("torch")
+    from benchmarks.agents import AgentOptions
+    from benchmarks.provenance import agent_fingerprint
+
+    base, adapter = tmp_path / "base", tmp_path / "adapter"
+    base.mkdir()
+    adapter.mkdir()
+    (base / "config.json").write_text("{}")
+    (base / "model.safetensors").write_bytes(b"weights 1")
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(base)}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"adapter 1")
+    options = AgentOptions()
+    first = agent_fingerprint(f"hf:{adapter}", options)
+    assert set(first) == {"code", "base", "adapter"} and first == agent_fingerprint(f"hf:{adapter}", options)
+    (adapter / "adapter_model.safetensors").write_bytes(b"adapter 2")
+    second = agent_fingerprint(f"hf:{adapter}", options)
+    assert second["adapter"] != first["adapter"] and second["base"] == first["base"]
+    (base / "model.safetensors").write_bytes(b"weights 2")
+    assert agent_fingerprint(f"hf:{adapter}", options)["base"] != second["base"]
+    assert agent_fingerprint(f"hf:{base}", options)["base"] == agent_fingerprint(f"hf:{adapter}", options)["base"]
+
+
+def _section(markdown: str, heading: str) -> str:
+    return markdown.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def test_results_md_says_what_it_measured_and_marks_synthetic_data(tmp_path):
+    assert run(tmp_path, "--agent", "never-advice", "--max-questions", "5") == 0
+    markdown = (tmp_path / "results.md").read_text()
+    head = markdown.split("| agent |")[0]
+    assert "**Synthetic data**" in head and "- Data: built-in ProductQA (synthetic)" in head
+    assert "- Split: test" in head and "- Categories (questions each): kettles (54), tents (54)" in head
+    assert "- Questions played per agent, cost and ablation: 10 (108 in the data; sessions capped at 5" in head
+    assert "- Memory preloaded: no" in head and "mean of categories" in head
+    ours = next(line for line in markdown.splitlines() if line.startswith("| agent |"))
+    reported = _section(markdown, "## Reported in the paper (not rerun here)")
+    theirs = next(line for line in reported.splitlines() if line.startswith("| method"))
+    order = ["accuracy", "advice rate", "total score"]
+    assert [ours.index(name) for name in order] == sorted(ours.index(name) for name in order)
+    assert [theirs.index(name) for name in order] == sorted(theirs.index(name) for name in order)
+    assert reported.count("c = 0.3") == 1 and "not on the synthetic data above" in reported
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["config"]["data"]["synthetic"] is True
+
+
+def test_the_medmcqa_report_speaks_of_one_session_and_its_preloaded_memory(tmp_path):
+    from agile_gym.data.builtin_medmcqa import builtin_medmcqa_records
+
+    memory = tmp_path / "memory.jsonl"
+    memory.write_text("".join(json.dumps(record) + "\n" for record in builtin_medmcqa_records()[:3]))
+    assert run(tmp_path / "out", "--env", "agile/MedMCQA-v2", "--agent", "never-advice", "--max-questions", "4",
+               "--env-kwargs", json.dumps({"memory_init": str(memory)})) == 0
+    markdown = (tmp_path / "out" / "results.md").read_text()
+    assert "ProductQA" not in markdown and "One session over all the questions" in markdown
+    assert f"- Memory preloaded: yes: {memory}" in markdown
+    assert "Protocol: the MedMCQA dev set as one session, memory preloaded with the training set" in markdown
+
+
+@pytest.mark.real_data
+def test_results_md_names_the_release_folder(tmp_path, productqa_root):
+    assert run(tmp_path, "--agent", "oracle", "--data-dir", str(productqa_root), "--category", "leggings",
+               "--max-questions", "3") == 0
+    head = (tmp_path / "results.md").read_text().split("| agent |")[0]
+    assert f"- Data: {productqa_root.resolve()}" in head and "Synthetic" not in head
+    assert "- Categories (questions each): leggings (" in head
