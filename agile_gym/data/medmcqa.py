@@ -191,6 +191,9 @@ def load_questions(records: Iterable[tuple[str, dict[str, Any]]], source: str) -
         problems.append(f"{duplicates} question(s) have duplicate options")
     if len(questions) >= 20 and len(labels) == 1:
         problems.append(f"every one of {len(questions)} answers is {next(iter(labels))!r}: the labels look broken")
+    kept = [q for q in questions if q.gold_short in dict(q.options)]
+    if not kept:
+        raise DataError(f"{source}: no question left: {problems[0]}")
     if problems:
         warnings.warn(f"{source}: " + "; ".join(problems), DataQualityWarning, stacklevel=3)
-    return [q for q in questions if q.gold_short in dict(q.options)]
+    return kept

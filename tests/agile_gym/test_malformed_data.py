@@ -331,6 +331,8 @@ CASES = [
          ("broken.jsonl:2", "options", "Option 2")),
     Case("agile-answer-not-an-option", M, med_agile(_set(("answer",), "E")),
          ("broken.jsonl:2", "answer"), "warning"),
+    Case("agile-every-answer-outside", M, _med_records(lambda rs: [dict(AGILE_MED, answer="E")]),
+         ("broken.jsonl:1", "answer", "no question left")),
     Case("agile-answer-list", M, med_agile(_set(("answer",), ["A"])), ("broken.jsonl:2", "answer")),
     Case("agile-reflection-object", M, med_agile(_set(("reflection",), {"lesson": "x"})),
          ("broken.jsonl:2", "reflection")),
