@@ -262,7 +262,9 @@ def run(data_dir: Path | None, quick: bool, products: int, per_category: int, si
     )
     quality = {name: score_retriever(name, histories) for name in RETRIEVER_NAMES}
     similar = similarity_rules(paraphrases, lookalikes, seed, max_pairs=2000)
-    texts = [entry for history in histories for entry in history.entries]
+    texts = [entry for history in histories for entry in history.entries] or [
+        f"{q.question} {q.gold_long}" for name in categories for q in load_category(root, "train", name).questions
+    ]
     latency = time_retrievers(texts, sizes, queries, embed_max, seed)
     for name in RETRIEVER_NAMES:
         quality[name]["latency"] = latency[name]
