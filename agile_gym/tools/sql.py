@@ -1,19 +1,23 @@
-"""Run untrusted SQL from the agent against one table, read-only, time-bounded and size-bounded."""
+"""Run untrusted SQL from the agent against one table, read-only, bounded in time and in memory."""
 
 from __future__ import annotations
 
-import sqlite3
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+import threading
 import time
+import weakref
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
-_ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
-# Functions that can read files, load code, or allocate without bound are refused outright.
-# printf/format are refused because a huge width runs for seconds inside one call, where the progress
-# handler cannot interrupt it.
-_DENIED_FUNCTIONS = {
-    "load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "zeroblob", "randomblob", "printf", "format",
-}
+from agile_gym.tools.sql_worker import WorkerConfig
+
+_WORKER = Path(__file__).with_name("sql_worker.py")
+_START_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -29,77 +33,143 @@ class SQLResult:
     seconds: float = 0.0
 
 
-class SQLTool:
-    """Executes one SELECT over `table` in the SQLite file at `path`.
+class _Worker:
+    """One `sql_worker.py` process and its two pipe ends."""
 
-    Safety comes from SQLite itself, not from string checks: the file is opened read-only
-    (`mode=ro`, `PRAGMA query_only`), an authorizer allows only reads of `table` (and CTEs built from it),
-    a progress handler aborts queries past `timeout_s`, and length limits bound every value. Every failure
-    is returned as `SQLResult(ok=False, error=...)`; nothing raises and nothing can change the file.
+    def __init__(self, config: WorkerConfig):
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(_WORKER)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True,
+        )
+        self.outgoing = Connection(os.dup(self.process.stdin.fileno()), readable=False)
+        self.incoming = Connection(os.dup(self.process.stdout.fileno()), writable=False)
+        self.process.stdin.close()
+        self.process.stdout.close()
+        self.outgoing.send(dataclasses.asdict(config))
+        self.ready = False
+
+    def wait_ready(self) -> str | None:
+        """None once the worker answered "ready", else why it did not (it is then stopped)."""
+        if not self.ready:
+            try:
+                if not self.incoming.poll(_START_TIMEOUT_S) or self.incoming.recv() != "ready":
+                    self.stop()
+                    return f"the SQL worker did not start within {_START_TIMEOUT_S:g} s"
+            except (EOFError, OSError):
+                self.stop()
+                return f"the SQL worker exited at start (exit code {self.process.poll()})"
+            self.ready = True
+        return None
+
+    def peak_memory_mb(self) -> float | None:
+        """The process's peak resident memory (VmHWM; the worker restarts it at each query), Linux only."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        found = re.search(r"VmHWM:\s+(\d+) kB", status)
+        return int(found.group(1)) / 1024 if found else None
+
+    def stop(self) -> None:
+        for end in (self.outgoing, self.incoming):
+            end.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+class SQLTool:
+    """Executes one SELECT over `table` in the SQLite file at `path`, in a worker process.
+
+    Bounds, all enforced by SQLite or the operating system rather than by reading the SQL:
+    - Time: the query runs in a worker process (`agile_gym/tools/sql_worker.py`, started on the first query).
+      A progress handler stops it after `timeout_s` seconds between VM steps; a query still running
+      `kill_grace_s` later (a single long function call: LIKE, instr, replace, trim over long strings, which no
+      handler or interrupt reaches) has its worker killed, and a new one is started at once. Every query
+      therefore ends within `timeout_s + kill_grace_s` seconds plus the kill (1.25 s with the defaults).
+    - Memory: the worker's address space is capped at `max_memory_mb` MiB (`RLIMIT_AS`; an allocation past it
+      is an "out of memory" error), each string or blob at `max_value_bytes` bytes (`SQLITE_LIMIT_LENGTH`; a
+      stored value longer than that cannot be read), LIKE/GLOB patterns at 1,000 bytes, the SQL at 100,000
+      characters, result rows at max(100, the table's columns) columns, and the rows fetched at
+      `max_result_chars` characters in all (text and blob lengths), so a wide result is refused in the worker.
+    - Access: the file is opened read-only (`mode=ro`, `PRAGMA query_only`, temporary tables in memory, no file
+      may grow); an authorizer allows only SELECT, reads of `table` (and CTEs built from it), and functions other
+      than those that read files, load code or allocate without bound (`load_extension`, `zeroblob`,
+      `randomblob`, `printf`...); `sqlite_master`, `sqlite_schema` and the other built-in tables are refused
+      in any position (a subquery, `count(*)`), ATTACH, PRAGMA and writes always.
+    Every failure is returned as `SQLResult(ok=False, error=...)`; nothing raises and nothing can change the
+    file. The worker needs a POSIX system (Linux, macOS); the memory and file-size caps are Linux/macOS rlimits.
+    `peak_memory_mb` holds the worker's peak resident memory during the last query (MiB, Linux; else None).
+
+    Raises ValueError for `max_rows` < 50 or a non-positive `timeout_s`.
     """
 
-    def __init__(self, path: str | Path, table: str, timeout_s: float = 1.0, max_rows: int = 50):
+    def __init__(
+        self, path: str | Path, table: str, timeout_s: float = 1.0, max_rows: int = 50, *,
+        kill_grace_s: float = 0.25, max_memory_mb: int = 400, max_value_bytes: int = 100_000,
+        max_result_chars: int = 1_000_000,
+    ):
         if max_rows < 50:
             raise ValueError(f"max_rows must be at least 50 so a search can return every match, got {max_rows}")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
         self.path, self.table, self.timeout_s, self.max_rows = Path(path), table, timeout_s, max_rows
-        self._conn: sqlite3.Connection | None = None
-        self._deadline = 0.0
+        self.kill_grace_s, self.max_memory_mb = kill_grace_s, max_memory_mb
+        self.max_value_bytes, self.max_result_chars = max_value_bytes, max_result_chars
+        self.peak_memory_mb: float | None = None
+        self._worker: _Worker | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._lock = threading.Lock()
 
     def __getstate__(self):
-        return {**self.__dict__, "_conn": None}
+        return {**self.__dict__, "_worker": None, "_finalizer": None, "_lock": None}
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-            conn.execute("PRAGMA query_only = ON")
-            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000)
-            conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 100_000)
-            conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-            conn.set_authorizer(self._authorize)
-            conn.set_progress_handler(self._over_time, 1000)
-            self._conn = conn
-        return self._conn
+    def __setstate__(self, state):
+        self.__dict__.update(state, _lock=threading.Lock())
 
-    def _authorize(self, action, arg1, arg2, db_name, trigger):
-        if action not in _ALLOWED:
-            return sqlite3.SQLITE_DENY
-        if action == sqlite3.SQLITE_READ and arg1 != self.table and db_name is not None:
-            return sqlite3.SQLITE_DENY
-        if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
-            return sqlite3.SQLITE_DENY
-        return sqlite3.SQLITE_OK
-
-    def _over_time(self) -> int:
-        return 1 if time.monotonic() > self._deadline else 0
-
-    def run(self, sql: str) -> SQLResult:
-        """Execute `sql` within `timeout_s` seconds; every failure (syntax, refused, too slow) is `ok=False`."""
-        start = time.monotonic()
-        self._deadline = start + self.timeout_s
-        try:
-            cursor = self._connection().execute(sql)
-            rows = cursor.fetchmany(self.max_rows + 1)
-            columns = tuple(d[0] for d in cursor.description or ())
-            cursor.close()
-        except (sqlite3.Error, ValueError, OverflowError, MemoryError) as err:
-            return SQLResult(False, error=self._explain(err), seconds=time.monotonic() - start)
-        truncated = len(rows) > self.max_rows
-        return SQLResult(
-            True, columns, tuple(rows[: self.max_rows]), truncated, seconds=time.monotonic() - start
+    def _config(self) -> WorkerConfig:
+        return WorkerConfig(
+            str(self.path), self.table, self.timeout_s, self.max_rows, self.max_result_chars,
+            self.max_value_bytes, self.max_memory_mb,
         )
 
-    def _explain(self, err: Exception) -> str:
-        message = str(err)
-        if message == "interrupted":
-            return f"query stopped after the {self.timeout_s:g} s time limit"
-        if "not authorized" in message or "prohibited" in message:
-            return f"{message}: only a single read-only SELECT over table {self.table} is allowed"
-        return message
+    def _start(self) -> _Worker:
+        self._stop()
+        self._worker = worker = _Worker(self._config())
+        self._finalizer = weakref.finalize(self, worker.stop)
+        return worker
+
+    def _stop(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()  # stops the worker once
+        self._worker = self._finalizer = None
+
+    def run(self, sql: str) -> SQLResult:
+        """Execute `sql` within `timeout_s` seconds; every failure (syntax, refused, too slow, too large) is
+        `ok=False` with a message for the agent."""
+        with self._lock:
+            worker = self._worker or self._start()
+            problem = worker.wait_ready()
+            if problem is not None:
+                self._stop()
+                return SQLResult(False, error=problem)
+            start = time.monotonic()
+            try:
+                worker.outgoing.send(sql)
+                if worker.incoming.poll(self.timeout_s + self.kill_grace_s):
+                    ok, columns, rows, truncated, error = worker.incoming.recv()
+                    self.peak_memory_mb = worker.peak_memory_mb()
+                    return SQLResult(ok, columns, rows, truncated, error, seconds=time.monotonic() - start)
+            except (EOFError, OSError):  # the worker died (it should not): start afresh for the next query
+                self._stop()
+                return SQLResult(False, error="the SQL worker stopped during the query; try again",
+                                 seconds=time.monotonic() - start)
+            self.peak_memory_mb = worker.peak_memory_mb()
+            self._start()  # kills the overrunning worker; the new one starts while the agent reads the feedback
+            return SQLResult(False, error=f"query stopped after the {self.timeout_s:g} s time limit",
+                             seconds=time.monotonic() - start)
 
     def close(self) -> None:
-        """Close the connection (safe to call twice; `run` reopens it)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Stop the worker process (safe to call twice; `run` starts a new one)."""
+        with self._lock:
+            self._stop()
