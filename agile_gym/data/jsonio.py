@@ -4,11 +4,13 @@ file and the line."""
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from agile_gym.data.types import DataError
+from agile_gym.data.types import DataError, DataQualityWarning
+from agile_gym.spaces import encodable_text
 
 
 def _not_utf8(path: Path, data: bytes, err: UnicodeDecodeError, line: int | None = None) -> DataError:
@@ -17,10 +19,25 @@ def _not_utf8(path: Path, data: bytes, err: UnicodeDecodeError, line: int | None
     return DataError(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x} at {at}); save the file as UTF-8")
 
 
-def _unique_keys(where: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
-    """A json `object_pairs_hook` refusing a key given twice in one object (json keeps the last, silently)."""
+def _encodable(value: Any, where: str, key: str) -> Any:
+    """`value` (a string, or a list holding strings) with lone surrogates, text UTF-8 cannot carry that valid
+    UTF-8 JSON can only spell as an escape like "\\ud800", replaced by U+FFFD, with a DataQualityWarning."""
+    if isinstance(value, list):
+        return [_encodable(item, where, key) for item in value]
+    if isinstance(value, str) and (fixed := encodable_text(value)) is not value:
+        warnings.warn(DataQualityWarning(f"{where}: {key!r} holds a lone surrogate escape (text UTF-8 cannot carry), "
+                                         f"replaced with U+FFFD: {fixed[:80]!r}"), stacklevel=2)
+        return fixed
+    return value
+
+
+def _unique_keys(where: str, surrogates: bool = False) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A json `object_pairs_hook` refusing a key given twice in one object (json keeps the last, silently);
+    with `surrogates` (the text holds a \\uD8xx-\\uDFxx escape), it also replaces lone surrogates."""
 
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if surrogates:
+            pairs = [(_encodable(key, where, key), _encodable(value, where, key)) for key, value in pairs]
         result = dict(pairs)
         if len(result) < len(pairs):
             seen: set[str] = set()
@@ -29,6 +46,10 @@ def _unique_keys(where: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]
         return result
 
     return hook
+
+
+def _may_hold_surrogates(text: str) -> bool:
+    return "\\ud" in text.lower()
 
 
 def read_json(path: str | Path) -> Any:
@@ -43,7 +64,7 @@ def read_json(path: str | Path) -> Any:
     except UnicodeDecodeError as err:
         raise _not_utf8(path, data, err) from None
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys(str(path)))
+        return json.loads(text, object_pairs_hook=_unique_keys(str(path), _may_hold_surrogates(text)))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
 
@@ -62,6 +83,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line, object_pairs_hook=_unique_keys(f"{path}:{number}"))
+                yield number, json.loads(line, object_pairs_hook=_unique_keys(f"{path}:{number}",
+                                                                              _may_hold_surrogates(line)))
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}:{number}: invalid JSON ({err.msg})") from None

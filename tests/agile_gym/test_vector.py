@@ -98,6 +98,34 @@ def test_text_utf8_cannot_carry_is_replaced_the_same_way_in_every_vector_mode(en
     assert any("deficiency \ufffd lesson \U0001F600" in text for text in texts)  # replaced, the pair joined
 
 
+def test_lone_surrogate_escapes_in_the_data_are_replaced_with_a_warning(tmp_path):
+    import shutil
+
+    from agile_gym.data.builtin import builtin_productqa_root
+    from agile_gym.data.types import DataQualityWarning
+    from agile_gym.spaces import encodable_text
+
+    data = tmp_path / "data"
+    shutil.copytree(builtin_productqa_root(), data)
+    qa, metadata = sorted(data.rglob("qa.jsonl"))[0], sorted(data.rglob("metadata.json"))[0]
+    lines = qa.read_text().splitlines()
+    lines[0] = lines[0].replace('"question": "', '"question": "kettle \\ud800 boil ', 1)  # the JSON escape
+    qa.write_text("\n".join(lines) + "\n")
+    metadata.write_text(metadata.read_text().replace('"title": "', '"title": "\\udfff ', 1))
+    with pytest.warns(DataQualityWarning) as caught:
+        envs = gym.make_vec("agile/ProductQA-v2", num_envs=2, vectorization_mode="async", data_dir=str(data),
+                            vector_kwargs={"shared_memory": True})
+    messages = [str(warning.message) for warning in caught if warning.category is DataQualityWarning]
+    assert any(f"{qa}:1: 'question' holds a lone surrogate escape" in m for m in messages)
+    assert any(f"{metadata}: 'title' holds a lone surrogate escape" in m for m in messages)
+    observations, _ = envs.reset(seed=0)
+    texts = list(observations)
+    for _ in range(4):
+        texts += envs.step(("[SearchProduct]\n[SQL]: SELECT title FROM products", "[SeekAdvice]"))[0]
+    envs.close()
+    assert all(encodable_text(text) == text for text in texts) and any("\ufffd" in text for text in texts)
+
+
 def test_free_text_shared_memory_round_trips_any_unicode():
     from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
 
