@@ -1,11 +1,9 @@
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
-# Derived files (product databases, built-in data) go to a throwaway cache, never the user's.
-os.environ.setdefault("AGILE_CACHE_DIR", tempfile.mkdtemp(prefix="agile-test-cache-"))
+# The caches (agile's, Hugging Face's) are set up, and removed at the end, by the conftest.py at the root.
 
 _DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
