@@ -28,3 +28,13 @@ class EchoBatchAgent:
     def act_batch(self, observations, infos):
         EchoBatchAgent.calls.append(len(observations))
         return ["[NoInformation]" if info["phase"] == "reflect" else "[PredictAnswer]\n[Answer]: yes" for info in infos]
+
+
+class BrokenBatchAgent:
+    """A batch agent whose construction fails, as a model that cannot load."""
+
+    def __init__(self) -> None:
+        raise RuntimeError("weights are corrupt")
+
+    def act_batch(self, observations, infos):
+        return []

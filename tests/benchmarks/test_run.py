@@ -318,3 +318,12 @@ def test_results_md_names_the_release_folder(tmp_path, productqa_root):
     head = (tmp_path / "results.md").read_text().split("| agent |")[0]
     assert f"- Data: {productqa_root.resolve()}" in head and "Synthetic" not in head
     assert "- Categories (questions each): leggings (" in head
+
+
+def test_an_agent_that_cannot_start_is_reported_as_such_and_draws_no_empty_plots(tmp_path, capsys):
+    assert run(tmp_path, "--agent", "tests.benchmarks.agents_for_tests:BrokenBatchAgent", "--max-questions", "2") == 1
+    err = capsys.readouterr().err
+    assert "could not start: RuntimeError: weights are corrupt; fix the agent, then rerun" in err
+    assert "rerun the same command to retry" not in err and "no session finished: no plots drawn" in err
+    assert "did not run**: agent could not start" in (tmp_path / "results.md").read_text()
+    assert not list(tmp_path.glob("*.png"))
