@@ -121,7 +121,7 @@ class OpenAIChatAgent:
         try:
             import openai
         except ImportError:
-            raise ValueError("openai:<model> agents need the openai package: pip install -e '.[openai]'") from None
+            raise ValueError("openai:<model> agents need the openai package: pip install -e '.[bench]'") from None
         api_key = os.environ.get(api_key_env)
         if not api_key and base_url is None:
             raise ValueError(f"openai:{model}: set ${api_key_env}, or pass --base-url for a local server")
@@ -167,10 +167,9 @@ class OpenAIChatAgent:
         async with self.limit:
             for attempt in range(self.retries + 1):
                 try:
-                    async with asyncio.timeout(self.timeout_s):
-                        raw = await self.client.chat.completions.with_raw_response.create(
-                            model=self.model, messages=messages, max_tokens=self.max_new_tokens,
-                            temperature=self.temperature)
+                    raw = await asyncio.wait_for(self.client.chat.completions.with_raw_response.create(
+                        model=self.model, messages=messages, max_tokens=self.max_new_tokens,
+                        temperature=self.temperature), self.timeout_s)
                     return Reply(*read_completion(raw.content))
                 except Exception as error:  # noqa: BLE001 (every failure becomes this session's error)
                     failed = self._describe(error)
@@ -189,7 +188,7 @@ class OpenAIChatAgent:
     def _describe(self, error: Exception) -> Attempt:
         """What a failed attempt got back, and whether another attempt may help."""
         openai = self.openai
-        if isinstance(error, TimeoutError):
+        if isinstance(error, asyncio.TimeoutError):  # wait_for's deadline (TimeoutError from Python 3.11)
             return Attempt(f"no complete reply within the {self.timeout_s:g} s deadline of a request", True)
         if isinstance(error, BadReply):
             return Attempt(str(error), True)
