@@ -81,25 +81,33 @@ class _Worker:
 class SQLTool:
     """Executes one SELECT over `table` in the SQLite file at `path`, in a worker process.
 
-    Bounds, all enforced by SQLite or the operating system rather than by reading the SQL:
-    - Time: the query runs in a worker process (`agile_gym/tools/sql_worker.py`, started on the first query).
-      A progress handler stops it after `timeout_s` seconds between VM steps; a query still running
-      `kill_grace_s` later (a single long function call: LIKE, instr, replace, trim over long strings, which no
-      handler or interrupt reaches) has its worker killed, and a new one is started at once. Every query
-      therefore ends within `timeout_s + kill_grace_s` seconds plus the kill (1.25 s with the defaults).
-    - Memory: the worker's address space is capped at `max_memory_mb` MiB (`RLIMIT_AS`; an allocation past it
-      is an "out of memory" error), each string or blob at `max_value_bytes` bytes (`SQLITE_LIMIT_LENGTH`; a
-      stored value longer than that cannot be read), LIKE/GLOB patterns at 1,000 bytes, the SQL at 100,000
-      characters, result rows at max(100, the table's columns) columns, and the rows fetched at
-      `max_result_chars` characters in all (text and blob lengths), so a wide result is refused in the worker.
+    Every query ends, with rows or an error, within `timeout_s + kill_grace_s` seconds plus the kill (about
+    1.3 s with the defaults), and the worker never holds more than `max_memory_mb` MiB. The bounds are enforced
+    by SQLite and the operating system, not by reading the SQL:
+    - Time: a progress handler stops the query after `timeout_s` between VM steps. A single long function call
+      (LIKE, GLOB, instr, replace, trim over long strings; one row of many such calls) is reached by no handler
+      or interrupt, so a query still running `kill_grace_s` later has its worker process
+      (`agile_gym/tools/sql_worker.py`) killed; a new one starts at once, before the next query.
+    - Memory: the worker's address space is capped at `max_memory_mb` (`RLIMIT_AS`) and SQLite's heap at half
+      that (`PRAGMA hard_heap_limit`): an allocation past either is an "out of memory" error. Strings and blobs
+      are capped at `max_value_bytes` (`SQLITE_LIMIT_LENGTH`; a stored value longer than that cannot be read),
+      LIKE/GLOB patterns at 1,000 bytes, the SQL at 100,000 characters, result rows at max(100, the table's
+      columns) columns, and the rows fetched at `max_result_chars` characters in all (text and blob lengths),
+      so a wide result is refused inside the worker. A worker whose peak passed `restart_above_mb` is replaced
+      after the query (a process keeps the memory it freed).
     - Access: the file is opened read-only (`mode=ro`, `PRAGMA query_only`, temporary tables in memory, no file
-      may grow); an authorizer allows only SELECT, reads of `table` (and CTEs built from it), and functions other
-      than those that read files, load code or allocate without bound (`load_extension`, `zeroblob`,
-      `randomblob`, `printf`...); `sqlite_master`, `sqlite_schema` and the other built-in tables are refused
-      in any position (a subquery, `count(*)`), ATTACH, PRAGMA and writes always.
+      may grow: `RLIMIT_FSIZE` 0); an authorizer allows only SELECT, reads of `table` (and CTEs built from it)
+      and functions other than those that read files, load code or allocate without bound (`load_extension`,
+      `zeroblob`, `randomblob`, `printf`...); `sqlite_master`, `sqlite_schema` and SQLite's other built-in
+      tables are refused in any position (a subquery, `count(*)`); ATTACH, PRAGMA and writes always.
+
+    Arguments: `timeout_s` (seconds, > 0), `max_rows` (rows returned, >= 50; `truncated` says more existed),
+    `kill_grace_s` (seconds), `max_memory_mb` (MiB), `max_value_bytes` (bytes), `max_result_chars`
+    (characters), `restart_above_mb` (MiB), `idle_exit_s` (seconds without a query after which the worker
+    exits, so a tool per category holds no process while unused; the next query starts one, about 0.1 s).
     Every failure is returned as `SQLResult(ok=False, error=...)`; nothing raises and nothing can change the
-    file. The worker needs a POSIX system (Linux, macOS); the memory and file-size caps are Linux/macOS rlimits.
-    `peak_memory_mb` holds the worker's peak resident memory during the last query (MiB, Linux; else None).
+    file. `peak_memory_mb` is the worker's peak resident memory during the last query (MiB; Linux, else None).
+    The worker needs a POSIX system; the rlimits hold on Linux.
 
     Raises ValueError for `max_rows` < 50 or a non-positive `timeout_s`.
     """
@@ -107,7 +115,7 @@ class SQLTool:
     def __init__(
         self, path: str | Path, table: str, timeout_s: float = 1.0, max_rows: int = 50, *,
         kill_grace_s: float = 0.25, max_memory_mb: int = 400, max_value_bytes: int = 100_000,
-        max_result_chars: int = 1_000_000,
+        max_result_chars: int = 1_000_000, restart_above_mb: float = 64.0, idle_exit_s: float = 60.0,
     ):
         if max_rows < 50:
             raise ValueError(f"max_rows must be at least 50 so a search can return every match, got {max_rows}")
@@ -116,6 +124,7 @@ class SQLTool:
         self.path, self.table, self.timeout_s, self.max_rows = Path(path), table, timeout_s, max_rows
         self.kill_grace_s, self.max_memory_mb = kill_grace_s, max_memory_mb
         self.max_value_bytes, self.max_result_chars = max_value_bytes, max_result_chars
+        self.restart_above_mb, self.idle_exit_s = restart_above_mb, idle_exit_s
         self.peak_memory_mb: float | None = None
         self._worker: _Worker | None = None
         self._finalizer: weakref.finalize | None = None
@@ -130,7 +139,7 @@ class SQLTool:
     def _config(self) -> WorkerConfig:
         return WorkerConfig(
             str(self.path), self.table, self.timeout_s, self.max_rows, self.max_result_chars,
-            self.max_value_bytes, self.max_memory_mb,
+            self.max_value_bytes, self.max_memory_mb, self.idle_exit_s,
         )
 
     def _start(self) -> _Worker:
@@ -148,26 +157,38 @@ class SQLTool:
         """Execute `sql` within `timeout_s` seconds; every failure (syntax, refused, too slow, too large) is
         `ok=False` with a message for the agent."""
         with self._lock:
-            worker = self._worker or self._start()
-            problem = worker.wait_ready()
-            if problem is not None:
-                self._stop()
-                return SQLResult(False, error=problem)
-            start = time.monotonic()
-            try:
-                worker.outgoing.send(sql)
-                if worker.incoming.poll(self.timeout_s + self.kill_grace_s):
-                    ok, columns, rows, truncated, error = worker.incoming.recv()
-                    self.peak_memory_mb = worker.peak_memory_mb()
-                    return SQLResult(ok, columns, rows, truncated, error, seconds=time.monotonic() - start)
-            except (EOFError, OSError):  # the worker died (it should not): start afresh for the next query
-                self._stop()
-                return SQLResult(False, error="the SQL worker stopped during the query; try again",
-                                 seconds=time.monotonic() - start)
-            self.peak_memory_mb = worker.peak_memory_mb()
-            self._start()  # kills the overrunning worker; the new one starts while the agent reads the feedback
-            return SQLResult(False, error=f"query stopped after the {self.timeout_s:g} s time limit",
+            result = self._ask(sql)
+            # None: the worker had exited idle just as the query went out; a fresh one gets it once more
+            return result if result is not None else self._ask(sql, retry=False)
+
+    def _ask(self, sql: str, retry: bool = True) -> SQLResult | None:
+        worker = self._worker
+        if worker is None or worker.process.poll() is not None:
+            worker = self._start()
+        problem = worker.wait_ready()
+        if problem is not None:
+            self._stop()
+            return SQLResult(False, error=problem)
+        start = time.monotonic()
+        try:
+            worker.outgoing.send(sql)
+            if worker.incoming.poll(self.timeout_s + self.kill_grace_s):
+                ok, columns, rows, truncated, error = worker.incoming.recv()
+                self.peak_memory_mb = worker.peak_memory_mb()
+                if (self.peak_memory_mb or 0.0) > self.restart_above_mb:
+                    self._start()  # a process keeps memory it freed: start a lean one instead
+                return SQLResult(ok, columns, rows, truncated, error, seconds=time.monotonic() - start)
+        except (EOFError, OSError):
+            idle_exit = worker.process.wait() == 0
+            self._stop()
+            if idle_exit and retry:
+                return None
+            return SQLResult(False, error="the SQL worker stopped during the query; try again",
                              seconds=time.monotonic() - start)
+        self.peak_memory_mb = worker.peak_memory_mb()
+        self._start()  # kills the overrunning worker; the new one starts while the agent reads the feedback
+        return SQLResult(False, error=f"query stopped after the {self.timeout_s:g} s time limit",
+                         seconds=time.monotonic() - start)
 
     def close(self) -> None:
         """Stop the worker process (safe to call twice; `run` starts a new one)."""

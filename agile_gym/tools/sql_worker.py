@@ -3,7 +3,7 @@
 Started by `agile_gym.tools.sql.SQLTool` as `python -I -S sql_worker.py` (standard library only, so it starts in
 about 0.1 s and never imports the package). It reads a `WorkerConfig` and then one SQL string at a time from
 stdin and answers each with `(ok, columns, rows, truncated, error)` on stdout (`multiprocessing.connection`
-framing, pickled). It exits when stdin closes.
+framing, pickled). It exits when stdin closes or after `idle_exit_s` seconds without a query.
 
 What this process enforces (the parent adds the hard deadline: it kills this process when a query overruns):
 - SQLite opens the file read-only (`mode=ro`, `PRAGMA query_only`) with temporary tables in memory
@@ -15,7 +15,9 @@ What this process enforces (the parent adds the hard deadline: it kills this pro
   100,000-character SQL, at most `max(100, columns of the table)` result columns, no ATTACH.
 - The rows fetched may hold at most `max_result_chars` characters (text and blob lengths summed), so a wide
   result is refused before it reaches the parent.
-- The address space is capped (`RLIMIT_AS`, `max_memory_mb`): an allocation past it is an "out of memory" error.
+- Memory: SQLite's heap is capped at half of `max_memory_mb` (`PRAGMA hard_heap_limit`, which binds this process
+  only) and the address space at `max_memory_mb` (`RLIMIT_AS`): an allocation past either is an "out of memory"
+  error.
 - A progress handler stops a query past `timeout_s` between VM steps (the clean, common case).
 """
 
@@ -53,7 +55,8 @@ _BUILTIN_TABLES = frozenset({"dbstat", "json_each", "json_tree", "sqlite_stmt", 
 class WorkerConfig:
     """What the worker runs: `table` in the SQLite file `path`; `timeout_s` (seconds) for the progress handler;
     at most `max_rows` + 1 rows fetched holding at most `max_result_chars` characters; `max_value_bytes` per
-    string or blob; `max_memory_mb` of address space (MiB, POSIX)."""
+    string or blob; `max_memory_mb` of address space (MiB, POSIX); the worker exits after `idle_exit_s` seconds
+    without a query."""
 
     path: str
     table: str
@@ -62,6 +65,7 @@ class WorkerConfig:
     max_result_chars: int
     max_value_bytes: int
     max_memory_mb: int
+    idle_exit_s: float
 
 
 def is_builtin_table(name: str | None) -> bool:
@@ -84,6 +88,7 @@ class QueryRunner:
             conn = sqlite3.connect(f"{Path(self.config.path).resolve().as_uri()}?mode=ro", uri=True)
             conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute(f"PRAGMA hard_heap_limit = {self.config.max_memory_mb * 2**20 // 2}")
             columns = len(conn.execute("SELECT * FROM pragma_table_info(?)", (self.config.table,)).fetchall())
             conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, self.config.max_value_bytes)
             conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, LIKE_PATTERN_BYTES)
@@ -164,9 +169,12 @@ def _limit_process(config: WorkerConfig) -> None:
     if resource is None:  # pragma: no cover - Windows
         return
     cap = config.max_memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past RLIMIT_FSIZE fails instead of killing
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    for limit, value in ((resource.RLIMIT_AS, cap), (resource.RLIMIT_FSIZE, 0)):
+        try:
+            resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError):  # pragma: no cover - a system that does not allow it (macOS: RLIMIT_AS)
+            pass
 
 
 def main() -> None:
@@ -179,6 +187,8 @@ def main() -> None:
     outgoing.send("ready")
     while True:
         try:
+            if not incoming.poll(config.idle_exit_s):
+                return  # idle: the parent starts a new worker for its next query
             sql = incoming.recv()
         except (EOFError, OSError):
             return

@@ -1,6 +1,9 @@
+import gc
 import hashlib
+import os
 import pickle
 import time
+import tracemalloc
 
 import pytest
 
@@ -8,6 +11,7 @@ from agile_gym.data.builtin import builtin_productqa_root
 from agile_gym.data.productqa import load_category
 from agile_gym.tools.product_db import build_product_db
 from agile_gym.tools.sql import SQLTool
+from benchmarks.sql_hostile import text_of
 
 HOSTILE = [
     "DROP TABLE kettles",
@@ -20,6 +24,15 @@ HOSTILE = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA writable_schema = ON",
     "SELECT * FROM sqlite_master",
+    "SELECT count(*) FROM sqlite_master",
+    "SELECT product_id FROM kettles WHERE (SELECT count(*) FROM sqlite_master) > 0",
+    "SELECT product_id FROM kettles WHERE EXISTS (SELECT 1 FROM sqlite_schema)",
+    "SELECT count(*) FROM SQLITE_TEMP_MASTER",
+    "SELECT product_id FROM kettles, main.sqlite_master LIMIT 1",
+    "SELECT count(*) FROM dbstat",
+    "SELECT * FROM pragma_table_info('kettles')",
+    "VACUUM INTO 'agile-evil.db'",
+    "SELECT zeroblob(100000000)",
     "SELECT product_id FROM kettles; DROP TABLE kettles",
     "SELECT load_extension('libevil')",
     "SELECT printf('%.*c', 2000000000, 'x')",
@@ -35,12 +48,22 @@ def tool(tmp_path):
     yield SQLTool(path, "kettles", timeout_s=0.5)
 
 
+@pytest.fixture(scope="module")
+def shared_tool(tmp_path_factory):
+    category = load_category(builtin_productqa_root(), "test", "kettles")
+    tool = SQLTool(build_product_db(category, tmp_path_factory.mktemp("db")), "kettles")
+    assert tool.run("SELECT 1").ok  # the worker is up before the timed queries
+    yield tool
+    tool.close()
+
+
 def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("sql", HOSTILE)
-def test_hostile_sql_fails_cleanly_and_changes_nothing(tool, sql):
+def test_hostile_sql_fails_cleanly_and_changes_nothing(shared_tool, sql):
+    tool = shared_tool
     before = digest(tool.path)
     start = time.monotonic()
     result = tool.run(sql)
@@ -78,3 +101,116 @@ def test_database_is_cached_by_content(tmp_path):
     mtime = first.stat().st_mtime_ns
     assert build_product_db(category, tmp_path) == first and first.stat().st_mtime_ns == mtime
     assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no staging file left beside it
+
+
+# Issue 17's kinds at ten times its sizes (a 233-character LIKE over generated strings, a 40,000-character LIKE
+# pattern, instr() over a million characters, replace() with a 100,000-character pattern, GLOB alike), then the
+# worst the length limits still allow: one long call, and one row of many (no progress handler runs inside it).
+LONG_CALLS = {
+    "like 2,330 over generated": (f"SELECT {text_of(1_000_000)} LIKE '%' || {text_of(2_329)} || 'b'", "too big"),
+    "like 400,000 pattern": (f"SELECT {text_of(99_000)} LIKE '%' || {text_of(400_000)} || 'b'", "too big"),
+    "like 2,330 over 99,000": (f"SELECT {text_of(99_000)} LIKE '%' || {text_of(2_329)} || 'b'", "too complex"),
+    "glob 400,000 pattern": (f"SELECT {text_of(99_000)} GLOB '*' || {text_of(400_000)} || 'b'", "too big"),
+    "instr 10 million": (f"SELECT instr({text_of(10_000_000)}, {text_of(5_000_000)} || 'b')", "too big"),
+    "replace 1 million pattern": (f"SELECT replace({text_of(99_000)}, {text_of(1_000_000)} || 'b', '')", "too big"),
+    "like 997 over 99,000": (f"SELECT {text_of(99_000)} LIKE '%' || {text_of(997)} || 'b'", None),
+    "instr 49,000 in 99,000": (f"SELECT instr({text_of(99_000)}, {text_of(49_000)} || 'b')", None),
+    "300 likes in one row": (
+        f"WITH v(a, b) AS (SELECT {text_of(99_000)}, '%' || {text_of(990)} || 'b') SELECT "
+        + " OR ".join(["a LIKE b"] * 300) + " FROM v", "time limit"),
+}
+# A 9,000,000-character value selected 20,000 times; 2,000 columns x 510 rows; then the widest the column and
+# length limits allow (100 columns of 99,000 characters x 51 rows; 100 columns x 510 rows of 20,000).
+WIDE_ROWS = {
+    "9 million x 20,000": (
+        f"WITH v(x) AS MATERIALIZED (SELECT {text_of(9_000_000)}) SELECT " + ", ".join(["x"] * 20_000) + " FROM v",
+        "too many columns"),
+    "2,000 columns x 510 rows": (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 510) SELECT "
+        + ", ".join(f"i + {k}" for k in range(2_000)) + " FROM n", "too many columns"),
+    "100 x 99,000 x 51 rows": (
+        f"WITH v(x) AS MATERIALIZED (SELECT {text_of(99_000)}), n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+        "WHERE i < 51) SELECT " + ", ".join(["x"] * 100) + " FROM v, n", "result too large"),
+    "100 x 20,000 x 510 rows": (
+        f"WITH v(x) AS (SELECT {text_of(20_000)}), n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 510) "
+        "SELECT " + ", ".join(["x"] * 100) + " FROM v, n", "result too large"),
+}
+
+
+def timed(tool, sql):
+    """(result, wall seconds, peak MiB: the worker's peak resident memory plus what this process allocated)."""
+    tracemalloc.start()
+    start = time.monotonic()
+    result = tool.run(sql)
+    elapsed = time.monotonic() - start
+    parent = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return result, elapsed, (tool.peak_memory_mb or 0.0) + parent
+
+
+@pytest.mark.parametrize("name", list(LONG_CALLS) + list(WIDE_ROWS))
+def test_every_query_ends_within_two_seconds_and_600_mb(shared_tool, name):
+    sql, refusal = {**LONG_CALLS, **WIDE_ROWS}[name]
+    result, elapsed, peak_mb = timed(shared_tool, sql)
+    assert elapsed < 2.0 and peak_mb < 600
+    if refusal is None:  # the largest call the limits allow ends well inside the time limit
+        assert result.ok and result.rows == ((0,),)
+    else:
+        assert not result.ok and refusal in result.error
+    assert shared_tool.run("SELECT count(*) FROM kettles").rows == ((12,),)
+
+
+def test_a_call_past_the_deadline_kills_the_worker_and_a_fresh_one_answers(tool):
+    tool.run("SELECT 1")
+    first = tool._worker.process
+    thirty_trims = (f"WITH v(a, b) AS (SELECT {text_of(99_000)}, {text_of(8_000, 'b')} || 'a') SELECT "
+                    + " || ".join(["ltrim(a, b)"] * 30) + " FROM v")
+    result, elapsed, _ = timed(tool, thirty_trims)
+    assert not result.ok and f"{tool.timeout_s:g} s time limit" in result.error  # the handler alone ran ~5 s
+    assert tool.timeout_s <= elapsed < 2.0
+    assert first.poll() is not None  # killed and reaped, no zombie
+    assert tool.run("SELECT count(*) FROM kettles").rows == ((12,),) and tool._worker.process is not first
+
+
+def test_memory_past_the_cap_is_an_error_not_a_crash(tmp_path):
+    category = load_category(builtin_productqa_root(), "test", "kettles")
+    tool = SQLTool(build_product_db(category, tmp_path), "kettles", timeout_s=20, max_memory_mb=64)
+    sql = (f"WITH v(x) AS MATERIALIZED (SELECT {text_of(50_000)}), n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+           "SELECT x || i FROM v, n ORDER BY random()")  # sorts ever more 50 kB rows
+    result, elapsed, _ = timed(tool, sql)
+    assert not result.ok and "64 MB memory limit" in result.error and elapsed < 20
+    assert tool.run("SELECT count(*) FROM kettles").rows == ((12,),)
+    tool.close()
+
+
+def test_close_and_garbage_collection_end_the_worker(tmp_path):
+    tool = SQLTool(build_product_db(load_category(builtin_productqa_root(), "test", "kettles"), tmp_path), "kettles")
+    tool.run("SELECT 1")
+    process = tool._worker.process
+    tool.close()
+    assert process.poll() is not None
+    tool.run("SELECT 1")
+    process = tool._worker.process
+    del tool
+    gc.collect()
+    assert process.poll() is not None
+
+
+def test_an_idle_worker_exits_and_the_next_query_starts_another(tmp_path):
+    category = load_category(builtin_productqa_root(), "test", "kettles")
+    tool = SQLTool(build_product_db(category, tmp_path), "kettles", idle_exit_s=0.2)
+    assert tool.run("SELECT count(*) FROM kettles").rows == ((12,),)
+    first = tool._worker.process
+    first.wait(timeout=10)  # exits by itself
+    assert tool.run("SELECT count(*) FROM kettles").rows == ((12,),) and tool._worker.process is not first
+    tool.close()
+
+
+def test_no_file_appears_in_the_database_folder_or_working_directory(tool, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = set(os.listdir(tmp_path))
+    for sql in ("VACUUM INTO 'evil.db'", "ATTACH 'evil.db' AS e", f"ATTACH '{tool.path.parent}/evil.db' AS e",
+                "SELECT writefile('evil.txt', 'x')", "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                "FROM n) SELECT i FROM n ORDER BY random()"):
+        assert not tool.run(sql).ok
+    assert set(os.listdir(tmp_path)) == before
