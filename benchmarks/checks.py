@@ -26,13 +26,14 @@ def check_model(name: str, flag: str = "--model") -> str:
     as `agile_train.models.resolve_base` reads names: one starting with '.', '/' or '~', or with two slashes."""
     if not name:
         return name
+    shown = f"{flag}{name}" if flag.endswith(":") else f"{flag} {name}"  # "--model x", "--agent hf:x"
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise ValueError(f"{flag} {name}: a file, not a model folder (one saved with save_pretrained)")
+            raise ValueError(f"{shown}: a file, not a model folder (one saved with save_pretrained)")
         return name
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise ValueError(f"{flag} {name}: no such folder; pass an existing model, adapter or run folder, a hub name "
+        raise ValueError(f"{shown}: no such folder; pass an existing model, adapter or run folder, a hub name "
                          "such as Qwen/Qwen2.5-0.5B-Instruct, or 'tiny'")
     return name
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import agile_gym
+from benchmarks.checks import check_model
 
 _CATEGORY_FILES = ("qa.jsonl", "schema.json", "metadata.json")
 
@@ -114,6 +115,7 @@ def agent_fingerprint(spec: str, options: Any) -> dict[str, Any]:
 
 
 def _hf_fingerprint(spec: str, options: Any) -> dict[str, Any]:
+    check_model(spec.removeprefix("hf:"), flag="--agent hf:")  # a missing folder fails before torch is imported
     try:
         from agile_train.config import ModelConfig
         from agile_train.env_factory import env_text
