@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from agile_gym.tools.sql_worker import WorkerConfig
+from agile_gym.tools.sql_worker import SQL_CHARS, WorkerConfig
 
 _WORKER = Path(__file__).with_name("sql_worker.py")
 _START_TIMEOUT_S = 60.0
@@ -47,6 +47,7 @@ class _Worker:
         self.process.stdout.close()
         self.outgoing.send(dataclasses.asdict(config))
         self.ready = False
+        self.owner = os.getpid()  # a forked copy of the tool must not share this process with its parent
 
     def wait_ready(self) -> str | None:
         """None once the worker answered "ready", else why it did not (it is then stopped)."""
@@ -71,8 +72,11 @@ class _Worker:
         return int(found.group(1)) / 1024 if found else None
 
     def stop(self) -> None:
+        """Close the pipes and kill the process (in a forked copy of the parent: only close its pipes)."""
         for end in (self.outgoing, self.incoming):
             end.close()
+        if self.owner != os.getpid():
+            return
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
@@ -156,6 +160,10 @@ class SQLTool:
     def run(self, sql: str) -> SQLResult:
         """Execute `sql` within `timeout_s` seconds; every failure (syntax, refused, too slow, too large) is
         `ok=False` with a message for the agent."""
+        if not isinstance(sql, str) or len(sql) > SQL_CHARS:
+            problem = (f"SQL must be text, got {type(sql).__name__}" if not isinstance(sql, str)
+                       else f"SQL too long: {len(sql):,} characters, the limit is {SQL_CHARS:,}")
+            return SQLResult(False, error=problem)
         with self._lock:
             result = self._ask(sql)
             # None: the worker had exited idle just as the query went out; a fresh one gets it once more
@@ -163,6 +171,9 @@ class SQLTool:
 
     def _ask(self, sql: str, retry: bool = True) -> SQLResult | None:
         worker = self._worker
+        if worker is not None and worker.owner != os.getpid():  # inherited through fork: leave it to the parent
+            self._stop()  # closes this copy's pipe ends only
+            worker = None
         if worker is None or worker.process.poll() is not None:
             worker = self._start()
         problem = worker.wait_ready()

@@ -206,6 +206,24 @@ def test_an_idle_worker_exits_and_the_next_query_starts_another(tmp_path):
     tool.close()
 
 
+def test_a_forked_copy_starts_its_own_worker_and_leaves_the_parents_alone(tool):
+    assert tool.run("SELECT 1").ok
+    parent_worker = tool._worker.process
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit code
+        ok = tool.run("SELECT count(*) FROM kettles").rows == ((12,),) and tool._worker.process is not parent_worker
+        tool.close()
+        os._exit(0 if ok else 1)
+    assert os.waitpid(child, 0)[1] == 0
+    assert parent_worker.poll() is None and tool.run("SELECT count(*) FROM kettles").rows == ((12,),)
+
+
+def test_sql_that_is_not_text_or_too_long_is_refused_without_the_worker(tool):
+    assert tool.run(None).error == "SQL must be text, got NoneType"
+    assert "SQL too long" in tool.run("SELECT '" + "a" * 200_000 + "'").error
+    assert tool._worker is None
+
+
 def test_no_file_appears_in_the_database_folder_or_working_directory(tool, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     before = set(os.listdir(tmp_path))
