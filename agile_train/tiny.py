@@ -33,9 +33,14 @@ def general_english(words: int = GENERAL_WORDS, repeats: int = GENERAL_REPEATS) 
     return top_n_list("en", words) * repeats
 
 
-def train_tokenizer(corpus: Iterable[str], vocab_size: int, general_words: int = GENERAL_WORDS):
+def train_tokenizer(corpus: Iterable[str], vocab_size: int, general_words: int = GENERAL_WORDS,
+                    chat_template: str | None = None, chat_tokens: tuple[str, ...] = (), chat_eos: str | None = None):
     """A BPE tokenizer over words marked with a leading '▁' (SentencePiece style, so decoding restores spaces),
-    trained on `corpus` plus the `general_words` most common English words (`general_english`; 0: none)."""
+    trained on `corpus` plus the `general_words` most common English words (`general_english`; 0: none).
+
+    `chat_template` (a Jinja string, e.g. TRL's Qwen2.5 one, which TRL can parse tool calls from) is stored on the
+    tokenizer; `chat_tokens` (e.g. "<|im_start|>", "<|im_end|>") become special tokens, one id each; `chat_eos`, one
+    of them, replaces `</s>` as the end-of-sequence token, so generation stops where the template ends a turn."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -46,24 +51,30 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int, general_words: int =
          pre_tokenizers.Digits(individual_digits=True)]
     )
     tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS, UNK], show_progress=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS, UNK, *chat_tokens],
+                                  show_progress=False)
     general = general_english(general_words) if general_words else []
     tokenizer.train_from_iterator(list(corpus) + general, trainer=trainer)
     bos_id = tokenizer.token_to_id(BOS)
     tokenizer.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, bos_id)])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                   unk_token=UNK)
+    if chat_eos is not None and chat_eos not in chat_tokens:
+        raise ValueError(f"chat_eos must be one of chat_tokens {chat_tokens}, got {chat_eos!r}")
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=chat_eos or EOS, pad_token=PAD,
+                                   unk_token=UNK, chat_template=chat_template,
+                                   extra_special_tokens=list(chat_tokens) if chat_tokens else None)
 
 
 def build_tiny_model(output_dir: str | os.PathLike, corpus: Iterable[str], vocab_size: int = 2000,
                      hidden_size: int = 128, layers: int = 2, max_positions: int = 4096, seed: int = 0,
-                     initializer_range: float = 0.1, general_words: int = GENERAL_WORDS) -> Path:
-    """Train a tokenizer on `corpus` (and `general_words` common English words), initialize a Llama from a
-    config, save both to `output_dir`."""
+                     initializer_range: float = 0.1, general_words: int = GENERAL_WORDS,
+                     chat_template: str | None = None, chat_tokens: tuple[str, ...] = (),
+                     chat_eos: str | None = None) -> Path:
+    """Train a tokenizer on `corpus` (and `general_words` common English words; the chat options as in
+    `train_tokenizer`), initialize a Llama from a config, save both to `output_dir`."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = train_tokenizer(corpus, vocab_size, general_words)
+    tokenizer = train_tokenizer(corpus, vocab_size, general_words, chat_template, tuple(chat_tokens), chat_eos)
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 4,
         num_hidden_layers=layers, num_attention_heads=max(1, hidden_size // 32),
