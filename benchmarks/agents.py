@@ -127,11 +127,18 @@ def check_agent(spec: str, options: AgentOptions) -> None:
     if spec in AGENTS or spec.startswith("hf:"):
         return
     if spec.startswith("openai:"):
-        make_agent(spec, options)  # the client only: no request is sent
+        release(make_agent(spec, options))  # the client only: no request is sent
     elif ":" in spec:
         _user_class(spec)
     else:
         make_agent(spec, options)
+
+
+def release(pool: AgentPool) -> None:
+    """Let go of what a batch agent holds (its `close()`, when it has one: a client, threads, an event loop)."""
+    close = getattr(pool.batch, "close", None)
+    if callable(close):
+        close()
 
 
 def _user_class(spec: str) -> type:

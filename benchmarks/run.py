@@ -32,7 +32,7 @@ import gymnasium as gym
 import agile_gym  # noqa: F401  (registers the agile/ ids)
 from agile_gym.results import plot_tradeoff
 from agile_gym.rewards import check_advice_cost
-from benchmarks.agents import AgentOptions, check_agent, make_agent
+from benchmarks.agents import AgentOptions, check_agent, make_agent, release
 from benchmarks.checks import check_env_id
 from benchmarks.plots import plot_session_curves
 from benchmarks.provenance import DataFacts, agent_fingerprint, data_facts, env_code_digest
@@ -214,7 +214,10 @@ def run(args: argparse.Namespace) -> int:
             now = agent_fingerprint(agent, options)  # a hub model is identified once downloaded
             if now != todo[0].fingerprint["agent"]:
                 todo = _rekey(todo, now)
-            finished, failed = play_sessions(pool, todo, store, args.batch_size, progress=not args.quiet)
+            try:
+                finished, failed = play_sessions(pool, todo, store, args.batch_size, progress=not args.quiet)
+            finally:
+                release(pool)
             sessions += finished
             failures += failed
     except KeyboardInterrupt:

@@ -1,4 +1,5 @@
 import json
+import threading
 
 import pytest
 
@@ -125,6 +126,7 @@ def test_openai_agent_retries_server_errors(tmp_path, monkeypatch):
         code = run(tmp_path, "--agent", "openai:stand-in", "--base-url", server.base_url, "--max-questions", "3",
                    "--retries", "3", "--advice-cost", "0.3")
     assert code == 0
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("openai-agent")]  # closed
     assert server.requests == 2 + 12  # two 500s retried; 2 sessions x 3 questions x (advice + reflection)
     overall = rows_of(tmp_path, category="question-weighted")[0]
     assert overall["total_score"] == pytest.approx(0.7) and overall["completion_tokens"] == 24
