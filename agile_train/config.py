@@ -23,7 +23,7 @@ import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 from agile_gym.files import atomic_write
 
@@ -63,20 +63,29 @@ class EnvConfig:
 
     env: str = _help("Registered Gymnasium id, 'module:Class' or 'module:EnvId' of an env whose observations and "
                      "actions are text.", default="agile/ProductQA-v2")
-    env_kwargs: str = _help("Keyword arguments for the env as a JSON object.", default='{"split": "train"}')
+    env_kwargs: str = _help(
+        "Keyword arguments for the env as a JSON object, merged over the env's own defaults for the command "
+        "(agile_train.env_defaults: ProductQA trains on split train, one built-in category when no data folder is "
+        "given, and evaluates on split test).", default="{}")
 
     def __post_init__(self) -> None:
         self.kwargs()
 
     def kwargs(self) -> dict[str, Any]:
         """`env_kwargs` parsed; ValueError naming the flag when it is not a JSON object."""
-        try:
-            value = json.loads(self.env_kwargs) if self.env_kwargs.strip() else {}
-        except json.JSONDecodeError as error:
-            raise ValueError(f"--env-kwargs is not valid JSON ({error}): {self.env_kwargs!r}") from None
-        if not isinstance(value, dict):
-            raise ValueError(f"--env-kwargs must be a JSON object, got {self.env_kwargs!r}")
-        return value
+        return json_object(self.env_kwargs, "--env-kwargs")
+
+
+def json_object(text: str, flag: str) -> dict[str, Any]:
+    """`text` parsed as a JSON object (empty: {}); ValueError naming `flag` and the expected form otherwise."""
+    example = "a JSON object such as '{\"split\": \"train\", \"max_questions\": 20}'"
+    try:
+        value = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{flag} is not valid JSON ({error}): {text!r}; give {example}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be {example}, got {text!r}")
+    return value
 
 
 @dataclass
@@ -128,6 +137,8 @@ class TrainingConfig:
         "Shard weights, gradients and optimizer state across processes (PyTorch FSDP2) for models that do not fit "
         "one device; needs accelerate launch with several processes (an accelerate config with distributed_type: "
         "FSDP does the same).", default=False)
+    allow_test_split: bool = _help("Allow training on a split named 'test' (held-out questions).", default=False)
+    quiet: bool = _help("No progress bars.", default=False)
 
     def __post_init__(self) -> None:
         _check_choices(self)
@@ -226,6 +237,9 @@ class SFTConfig(TrainingConfig):
     """Imitation learning on expert sessions recorded through the env (AGILE's first stage)."""
 
     output_dir: str = _help("Folder for the trained policy, the imitation data and metrics.", default="runs/sft")
+    learning_rate: Optional[float] = _help(  # noqa: UP045 (HfArgumentParser reads Optional)
+        "AdamW learning rate; default: 1e-3 for the tiny model (trained from nothing), 2e-5 (TRL's) for any "
+        "other.", default=None)
     epochs: int = _help("Passes over the imitation data (the paper used 2).", default=2)
     batch_size: int = _help("Actions per optimizer step.", default=8)
     sessions: int = _help("Expert sessions to record (seeds seed, seed+1, ...).", default=1)
@@ -247,12 +261,17 @@ class EvalConfig:
     """Greedy whole sessions of one policy."""
 
     adapter: str = _help("LoRA adapter folder, or a training run folder (its latest checkpoint).", default="")
-    num_envs: int = _help("Sessions played side by side (env seeds seed .. seed + num_envs - 1).", default=1)
+    num_envs: int = _help(
+        "Env copies played side by side, each taking whole sessions (a category, or one order of the questions); "
+        "the metrics do not depend on it. More copies than sessions: one copy per session.", default=1)
+    orders: int = _help("Play every session this many times, from reset seeds seed .. seed + orders - 1 (with "
+                        "'shuffle': true in the env kwargs, each in another question order).", default=1)
     seed: int = _help("Seed of the env resets (and of the tiny model, when one is built).", default=0)
     output: str = _help("Also write the metrics as JSON here.", default="")
+    quiet: bool = _help("No progress bar.", default=False)
 
     def __post_init__(self) -> None:
-        _check_at_least(self, 1, "num_envs")
+        _check_at_least(self, 1, "num_envs", "orders")
 
 
 @dataclass
@@ -261,7 +280,8 @@ class RecipeConfig:
 
     The env's `--env-kwargs` are the training kwargs (SFT and PPO); `test_kwargs` those of evaluation."""
 
-    test_kwargs: str = _help("Env kwargs (JSON) for evaluation on held-out questions.", default='{"split": "test"}')
+    test_kwargs: str = _help("Env kwargs (JSON) for evaluation on held-out questions, merged over the env's "
+                             "evaluation defaults (ProductQA: split test).", default="{}")
     advice_costs: list[float] = _help("PPO runs once per advice cost; evaluation uses the same cost.",
                                       default_factory=lambda: [0.1, 0.5])
     sft_epochs: int = _help("SFT epochs.", default=6)
@@ -270,10 +290,11 @@ class RecipeConfig:
     ppo_learning_rate: float = _help("PPO learning rate.", default=1e-5)
     seed: int = _help("Seed of every stage.", default=0)
     output_dir: str = _help("Folder for every stage's run and results.md / results.json.", default="runs/recipe")
-    progress: bool = _help("Show progress bars.", default=True)
+    allow_test_split: bool = _help("Allow training on a split named 'test' (held-out questions).", default=False)
+    quiet: bool = _help("No progress bars (stage headers still print).", default=False)
 
     def __post_init__(self) -> None:
-        EnvConfig(env_kwargs=self.test_kwargs).kwargs()
+        json_object(self.test_kwargs, "--test-kwargs")
         if not self.advice_costs or not all(0.0 <= cost <= 1.0 for cost in self.advice_costs):
             raise ValueError(f"--advice-costs must be one or more numbers in [0, 1], got {self.advice_costs}")
 

@@ -10,7 +10,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.spaces import Text
 
-import agile_gym  # noqa: F401  (registers the agile/ ids)
+import agile_gym  # registers the agile/ ids
 
 
 def env_factory(env: str, kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
@@ -31,8 +31,9 @@ def env_factory(env: str, kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
     if env not in gym.registry:
         close = [name for name in gym.registry if env.split("/")[-1].lower() in name.lower()][:5]
         hint = f" Did you mean one of {close}?" if close else ""
-        raise ValueError(f"unknown env id {env!r}: register it with gymnasium.register, or pass 'module:Class' or "
-                         f"'module:EnvId' so the module that registers it is imported.{hint}")
+        raise ValueError(f"unknown env id {env!r}; agile ids: {', '.join(sorted(agile_gym.ENVIRONMENTS))}. Another "
+                         "env: register it with gymnasium.register, or pass 'module:Class' or 'module:EnvId' so the "
+                         f"module that registers it is imported.{hint}")
     return lambda: gym.make(env, **kwargs)
 
 

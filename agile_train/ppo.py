@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
+import json
 import time
 from pathlib import Path
 
 import torch
 
+from agile_gym.files import atomic_write
 from agile_gym.progress import progress_bar
 from agile_train.advantages import KLController
 from agile_train.buffer import RolloutBuffer
 from agile_train.checkpoint import latest_checkpoint, load_policy_weights, load_training_state, save_checkpoint
-from agile_train.config import EnvConfig, ModelConfig, PPOConfig, load_configs, save_configs
+from agile_train.cli import BAD_INPUT, fail, make_parser
+from agile_train.config import TINY_MODEL, EnvConfig, ModelConfig, PPOConfig, load_configs, save_configs
+from agile_train.cores import use_available_cores
 from agile_train.distributed import Distributed
 from agile_train.engines import make_engine
+from agile_train.env_defaults import command_defaults, data_line, describe_data, resolve_env
 from agile_train.env_factory import env_text, make_envs
 from agile_train.generation import Sampling, end_token_ids
 from agile_train.metrics import MetricLogger
@@ -36,8 +40,11 @@ from agile_train.seeding import seed_everything
 from agile_train.sharding import full_state, gathered, held_parameters, shard_policy
 from agile_train.update import OptimizerStep, ppo_update
 
-# The default run: one built-in train category, so a first run takes minutes on a laptop.
-DEFAULT_ENV_KWARGS = '{"split": "train", "category": "desk_lamps"}'
+FROM_NOTHING_NOTE = (
+    "note: this policy is the tiny model trained from nothing by PPO alone, so a high invalid-action rate "
+    "(env/invalid_action_rate, often above 0.7) is expected: it has never seen a well-formed action. AGILE first "
+    "imitates the expert (SFT), then runs PPO from that policy: python -m agile_train.recipe (or "
+    "python -m agile_train.sft, then python -m agile_train.ppo --model runs/sft).")
 
 
 def resume_configs(env: EnvConfig, model: ModelConfig, config: PPOConfig
@@ -65,11 +72,11 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
     --fsdp (or an accelerate FSDP config) the training state is sharded across them (agile_train.sharding).
     """
     env, model, config = resume_configs(env, model, config)
+    env = resolve_env(env, "train", config.allow_test_split)
     dist = Distributed.from_environment(model.device, config.fsdp)
     seed_everything(config.seed)
     device = dist.device if dist.enabled else resolve_device(model.device)
     run_dir = Path(config.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     mine = dist.shard(config.num_envs)
 
     wrap = None
@@ -78,6 +85,11 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
 
         wrap = lambda env: SessionAdvantage(env, beta=config.session_beta)  # noqa: E731
     envs = make_envs(env.env, env.kwargs(), len(mine), wrap)
+    data = describe_data(env.env, env.kwargs(), envs[0])
+    run_dir.mkdir(parents=True, exist_ok=True)  # only once the envs are made: bad input leaves no folder behind
+    if dist.is_main:  # which split and categories it trains on, on the console and in the run folder
+        print(data_line("train", data), flush=True)
+        atomic_write(run_dir / "data.json", json.dumps(data, indent=2) + "\n")
     # The main process builds (and caches) a tiny model first, so the others load it instead of racing it.
     if not dist.is_main:
         dist.barrier()
@@ -200,12 +212,8 @@ def train_ppo(env: EnvConfig, model: ModelConfig, config: PPOConfig, progress: b
 
 def parse_configs(argv: list[str] | None = None) -> tuple[EnvConfig, ModelConfig, PPOConfig]:
     """The command line as (EnvConfig, ModelConfig, PPOConfig); argparse exits 2 on a wrong flag or choice."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser((EnvConfig, ModelConfig, PPOConfig), description=__doc__.split("\n\n")[0],
-                              epilog="Metrics go to <output-dir>/metrics.jsonl and TensorBoard "
-                                     "(<output-dir>/tensorboard).")
-    parser.set_defaults(env_kwargs=DEFAULT_ENV_KWARGS)
+    parser = make_parser((EnvConfig, ModelConfig, PPOConfig), __doc__.split("\n\n")[0],
+                         epilog="Metrics go to <output-dir>/metrics.jsonl and TensorBoard (<output-dir>/tensorboard).")
     return tuple(parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False))
 
 
@@ -213,15 +221,19 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m agile_train.ppo`; returns the exit code (2 with one line on stderr for bad input)."""
     try:
         env, model, config = parse_configs(argv)
-        history = train_ppo(env, model, config)
-    except (ValueError, TypeError, FileNotFoundError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        env = command_defaults(env)
+        use_available_cores()
+        history = train_ppo(env, model, config, progress=not config.quiet)
+        from_nothing = plan_model(model.model, init_adapter=config.init_adapter).base == TINY_MODEL
+    except BAD_INPUT as error:
+        return fail(error)
     if history:
         last = history[-1]
         shown = {k: round(v, 4) for k, v in last.items() if k.startswith("env/") and isinstance(v, float)}
         print(f"finished iteration {last['iteration']}: {shown}")
     print(f"run folder: {config.output_dir}")
+    if from_nothing:
+        print(FROM_NOTHING_NOTE)
     return 0
 
 

@@ -15,8 +15,8 @@ action tokens (and the EOS that ends them) carry loss. The result is saved like 
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import sys
 import warnings
 from pathlib import Path
 
@@ -25,13 +25,20 @@ import torch
 from agile_gym.files import atomic_write
 from agile_gym.progress import progress_bar
 from agile_train.batching import collate, response_logprobs
-from agile_train.config import EnvConfig, ModelConfig, SFTConfig, save_configs
+from agile_train.cli import BAD_INPUT, fail, make_parser
+from agile_train.config import TINY_MODEL, EnvConfig, ModelConfig, SFTConfig, save_configs
+from agile_train.cores import use_available_cores
 from agile_train.distributed import Distributed
+from agile_train.env_defaults import command_defaults, data_line, describe_data, resolve_env
+from agile_train.env_factory import make_envs
 from agile_train.metrics import MetricLogger
 from agile_train.models import load_model, plan_model, resolve_device
 from agile_train.rollout import PromptEncoder
 from agile_train.seeding import seed_everything
 from agile_train.sharding import full_state, idle_backward, shard_policy
+
+TINY_LEARNING_RATE = 1e-3
+PRETRAINED_LEARNING_RATE = 2e-5
 
 
 def imitation_dataset(env: EnvConfig, config: SFTConfig):
@@ -50,16 +57,42 @@ def imitation_dataset(env: EnvConfig, config: SFTConfig):
                                config.extra_advice_rate, config.answer_rate)
 
 
+def train_data(env: EnvConfig, config: SFTConfig) -> dict:
+    """What the run imitates: `describe_data` of the env the expert plays, or the `--dataset` folder."""
+    if config.dataset:
+        return {"dataset": config.dataset}
+    (probe,) = make_envs(env.env, env.kwargs(), 1)
+    try:
+        return describe_data(env.env, env.kwargs(), probe)
+    finally:
+        probe.close()
+
+
+def learning_rate(config: SFTConfig, base: str) -> float:
+    """`--learning-rate`, or when not given: 1e-3 for the tiny model (trained from nothing, it needs large
+    steps to write well-formed actions within a few epochs) and 2e-5 (TRL's SFT default) for any other."""
+    if config.learning_rate is not None:
+        return config.learning_rate
+    return TINY_LEARNING_RATE if base == TINY_MODEL else PRETRAINED_LEARNING_RATE
+
+
 def train_sft(env: EnvConfig, model: ModelConfig, config: SFTConfig, progress: bool = True) -> list[dict]:
     """Record (or load) imitation data, fine-tune, save; returns one metrics record per epoch.
 
     Under `accelerate launch` with several processes each batch is split across them (every process records
     the same expert data from the same seed) and gradients are summed, weighted by the global token count.
     """
+    env = resolve_env(env, "train", config.allow_test_split)
     dist = Distributed.from_environment(model.device, config.fsdp)
     seed_everything(config.seed)
     device = dist.device if dist.enabled else resolve_device(model.device)
     output = Path(config.output_dir)
+    if dist.is_main:  # which split and categories it trains on, on the console and in the run folder
+        described = train_data(env, config)
+        output.mkdir(parents=True, exist_ok=True)  # only once the env is made: bad input leaves no folder behind
+        print(data_line("train", described) if not config.dataset else f"train data: --dataset {config.dataset}",
+              flush=True)
+        atomic_write(output / "data.json", json.dumps(described, indent=2) + "\n")
     output.mkdir(parents=True, exist_ok=True)
     data = imitation_dataset(env, config)
     if not dist.is_main:  # the main process builds (and caches) a tiny model; the others then load it
@@ -84,7 +117,8 @@ def train_sft(env: EnvConfig, model: ModelConfig, config: SFTConfig, progress: b
         warnings.warn(f"{cut} of {len(examples)} expert actions are longer than --max-new-tokens "
                       f"{model.max_new_tokens} (with the end token) and were cut; the policy never sees their ends. "
                       "Raise --max-new-tokens.", stacklevel=2)
-    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=config.learning_rate)
+    rate = learning_rate(config, plan_model(model.model).base)
+    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=rate)
     generator = torch.Generator().manual_seed(config.seed)
     trainable = [p for p in policy.parameters() if p.requires_grad]
     logger = MetricLogger(output) if dist.is_main else None
@@ -129,7 +163,8 @@ def train_sft(env: EnvConfig, model: ModelConfig, config: SFTConfig, progress: b
     logger.close()
     policy.save_pretrained(output, state_dict=model_state)
     tokenizer.save_pretrained(output)
-    save_configs(output / "sft_config.json", env=env, model=model, sft=config)
+    save_configs(output / "sft_config.json", env=env, model=model,
+                 sft=dataclasses.replace(config, learning_rate=rate))
     atomic_write(output / "sft_state.json", json.dumps({"base_model": model_path, "examples": len(examples)}) + "\n")
     data.save_to_disk(str(output / "imitation_data"))
     dist.close()
@@ -138,15 +173,14 @@ def train_sft(env: EnvConfig, model: ModelConfig, config: SFTConfig, progress: b
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m agile_train.sft`; returns the exit code (2 with one line on stderr for bad input)."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser((EnvConfig, ModelConfig, SFTConfig), description=__doc__.split("\n\n")[0])
+    parser = make_parser((EnvConfig, ModelConfig, SFTConfig), __doc__.split("\n\n")[0])
     try:
         env, model, config = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
-        history = train_sft(env, model, config)
-    except (ValueError, TypeError, FileNotFoundError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        env = command_defaults(env)
+        use_available_cores()
+        history = train_sft(env, model, config, progress=not config.quiet)
+    except BAD_INPUT as error:
+        return fail(error)
     print(f"epoch {history[-1]['epoch']}: loss {history[-1]['loss/sft_avg']:.4f}; policy saved to {config.output_dir}")
     if model.lora_r == 0:
         print(f"next: python -m agile_train.ppo --model {config.output_dir}")

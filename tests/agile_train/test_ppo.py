@@ -89,6 +89,30 @@ def test_heuristic_session_advantage_runs_on_an_agile_env(tmp_path):
                         tiny_vocab_size=300)
     (record,) = train_ppo(*config, progress=False)
     assert 0.0 <= record["env/accuracy"] <= 1.0 and record["env/questions"] >= 1
+    data = json.loads((tmp_path / "run" / "data.json").read_text())  # the run says what it trained on
+    assert data["split"] == "train" and data["categories"] == ["desk_lamps"] and data["data"] == "built-in (synthetic)"
+
+
+def test_the_default_run_trains_on_one_built_in_train_category_and_says_so(tmp_path, capsys):
+    from agile_train.ppo import FROM_NOTHING_NOTE
+
+    code = main(["--env-kwargs", '{"max_questions": 2}', "--iterations", "1", "--num-envs", "1", "--steps-per-env",
+                 "1", "--max-new-tokens", "2", "--tiny-vocab-size", "300", "--tiny-hidden-size", "64",
+                 "--tiny-general-words", "0", "--device", "cpu", "--output-dir", str(tmp_path / "run"), "--quiet"])
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert "train data: agile/ProductQA-v2, split train, categories desk_lamps, 2 questions" in out
+    assert FROM_NOTHING_NOTE in out and "agile_train.recipe" in FROM_NOTHING_NOTE
+    assert "ppo:" not in err  # --quiet: no progress bar
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["env"]
+    assert json.loads(saved["env_kwargs"]) == {"split": "train", "max_questions": 2, "category": "desk_lamps"}
+
+
+def test_training_on_the_test_split_needs_the_flag(tmp_path):
+    config = toy_config(tmp_path, env="agile/ProductQA-v2", env_kwargs='{"split": "test", "category": "kettles"}')
+    with pytest.raises(ValueError, match="--allow-test-split"):
+        train_ppo(*config, progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(
