@@ -116,6 +116,9 @@ class ProductQAEnv(AgileEnv):
       categories, whose files agree, get the same table as before.
       Lone surrogates in an action (text UTF-8 cannot carry) become U+FFFD, so they come back replaced in
       observations and memory.
+      The SQL tool refuses `sqlite_master` in any position (`count(*)`, subqueries), strings over 100,000 bytes
+      (was 1,000,000), LIKE/GLOB patterns over 1,000 bytes, results over 100 columns or 1,000,000 characters,
+      and stops a single long call at the deadline (a worker process is killed), so such queries' feedback changes.
     - v1: the expert hook reflects the data's lesson or `[NoInformation]`, never a product's answer, and has
       `answer_visible` (see `AgileEnv`).
     - v0: initial release; deprecated (the id makes this class, so it behaves as v1).
