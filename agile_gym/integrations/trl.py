@@ -30,8 +30,17 @@ from agile_gym.integrations.tool_session import ADVICE_TOOL, ANSWER_TOOL, REFLEC
 SESSION_PROMPT = "Help with the questions below. Act only by calling the tools; each result shows what follows."
 
 
+def row_seed(row: dict[str, Any]) -> int:
+    """A dataset row's session seed: its `seed` column, else a stable hash of its prompt."""
+    seed = row.get("seed")
+    if seed is None:
+        seed = int(hashlib.sha256(repr(row.get("prompt")).encode()).hexdigest()[:8], 16)
+    return int(seed)
+
+
 class _SessionBase:
-    """TRL's reserved methods; the env's tools are mixed in per env (`environment_factory`)."""
+    """TRL's reserved methods; the env's tools are mixed in per env (`environment_factory`). The tool mixins below
+    act through `self._call(tool, arguments)`, which `agile_gym.integrations.openenv` sends to a server instead."""
 
     _env_id: str = "agile/ProductQA-v2"
     _options: dict[str, Any] = {}
@@ -43,14 +52,14 @@ class _SessionBase:
     def reset(self, **row: Any) -> str:
         """Start the row's session: the row's `seed` (or, without one, a hash of its prompt), so every rollout of
         a GRPO group plays the same session. Returns the first observation, which TRL appends to the prompt."""
-        seed = row.get("seed")
-        if seed is None:
-            seed = int(hashlib.sha256(repr(row.get("prompt")).encode()).hexdigest()[:8], 16)
-        return "\n\n" + self._session.reset(seed=int(seed))
+        return "\n\n" + self._session.reset(seed=row_seed(row))
 
     def get_reward(self) -> float:
         """The session's total score in [0, 1] (summed env rewards / questions; unanswered questions count 0)."""
         return self._session.score
+
+    def _call(self, name: str, arguments: dict[str, Any]) -> str:
+        return self._session.call(name, arguments)
 
 
 class _AnswerTool:
@@ -64,7 +73,7 @@ class _AnswerTool:
         Returns:
             The grading feedback and the next question.
         """
-        return self._session.call(ANSWER_TOOL, {"answer": answer, "short_answer": short_answer})
+        return self._call(ANSWER_TOOL, {"answer": answer, "short_answer": short_answer})
 
 
 class _SearchTool:
@@ -77,7 +86,7 @@ class _SearchTool:
         Returns:
             The matching product ids and titles, or the error.
         """
-        return self._session.call(SEARCH_TOOL, {"sql": sql})
+        return self._call(SEARCH_TOOL, {"sql": sql})
 
 
 class _AdviceTool:
@@ -87,7 +96,7 @@ class _AdviceTool:
         Returns:
             The expert's advice.
         """
-        return self._session.call(ADVICE_TOOL, {})
+        return self._call(ADVICE_TOOL, {})
 
 
 class _ReflectTool:
@@ -100,10 +109,10 @@ class _ReflectTool:
         Returns:
             Whether it was stored, and the next question.
         """
-        return self._session.call(REFLECT_TOOL, {"knowledge": knowledge})
+        return self._call(REFLECT_TOOL, {"knowledge": knowledge})
 
 
-_MIXINS = {ANSWER_TOOL: _AnswerTool, SEARCH_TOOL: _SearchTool, ADVICE_TOOL: _AdviceTool, REFLECT_TOOL: _ReflectTool}
+TOOL_MIXINS = {ANSWER_TOOL: _AnswerTool, SEARCH_TOOL: _SearchTool, ADVICE_TOOL: _AdviceTool, REFLECT_TOOL: _ReflectTool}
 
 
 def environment_factory(env_id: str = "agile/ProductQA-v2", *, observation: str = "delta", **env_kwargs) -> type:
@@ -114,7 +123,7 @@ def environment_factory(env_id: str = "agile/ProductQA-v2", *, observation: str 
     options = {"shuffle": True, **env_kwargs, "observation": observation}
     tools = ToolSession(env_id, **options).tools
     name = env_id.split("/")[-1].split("-")[0] + "Tools"
-    return type(name, (_SessionBase, *(_MIXINS[tool] for tool in tools)),
+    return type(name, (_SessionBase, *(TOOL_MIXINS[tool] for tool in tools)),
                 {"_env_id": env_id, "_options": options, "__module__": __name__})
 
 

@@ -21,7 +21,9 @@ FORBIDDEN = {"step", "render", "close", "expert", "similar_questions", "unwrappe
 
 @pytest.fixture(scope="module")
 def model_path() -> Path:
-    return tiny_tool_model(Path(os.environ["AGILE_CACHE_DIR"]))
+    with pytest.MonkeyPatch.context() as patch:  # module-scoped: before conftest's per-test built-in data switch
+        patch.delenv("AGILE_DATA_DIR", raising=False)
+        return tiny_tool_model(Path(os.environ["AGILE_CACHE_DIR"]))
 
 
 def _trainer(model_path: Path, tmp_path: Path, **kwargs):
