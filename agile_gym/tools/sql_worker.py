@@ -85,6 +85,10 @@ class QueryRunner:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
+            if not hasattr(sqlite3.Connection, "setlimit"):  # Python 3.10: no length limits, so no queries
+                raise sqlite3.NotSupportedError(
+                    f"the SQL tool needs Python 3.11 or newer (sqlite3 setlimit); this is {sys.version.split()[0]}"
+                )
             conn = sqlite3.connect(f"{Path(self.config.path).resolve().as_uri()}?mode=ro", uri=True)
             conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA temp_store = MEMORY")
