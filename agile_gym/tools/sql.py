@@ -45,9 +45,13 @@ class _Worker:
         self.incoming = Connection(os.dup(self.process.stdout.fileno()), writable=False)
         self.process.stdin.close()
         self.process.stdout.close()
-        self.outgoing.send(dataclasses.asdict(config))
         self.ready = False
         self.owner = os.getpid()  # a forked copy of the tool must not share this process with its parent
+        try:
+            self.outgoing.send(dataclasses.asdict(config))
+        except OSError:
+            self.stop()
+            raise
 
     def wait_ready(self) -> str | None:
         """None once the worker answered "ready", else why it did not (it is then stopped)."""
@@ -174,8 +178,12 @@ class SQLTool:
         if worker is not None and worker.owner != os.getpid():  # inherited through fork: leave it to the parent
             self._stop()  # closes this copy's pipe ends only
             worker = None
-        if worker is None or worker.process.poll() is not None:
-            worker = self._start()
+        try:
+            if worker is None or worker.process.poll() is not None:
+                worker = self._start()
+        except OSError as err:
+            self._stop()
+            return SQLResult(False, error=f"the SQL worker could not start: {err}")
         problem = worker.wait_ready()
         if problem is not None:
             self._stop()
@@ -183,23 +191,33 @@ class SQLTool:
         start = time.monotonic()
         try:
             worker.outgoing.send(sql)
-            if worker.incoming.poll(self.timeout_s + self.kill_grace_s):
-                ok, columns, rows, truncated, error = worker.incoming.recv()
-                self.peak_memory_mb = worker.peak_memory_mb()
-                if (self.peak_memory_mb or 0.0) > self.restart_above_mb:
-                    self._start()  # a process keeps memory it freed: start a lean one instead
-                return SQLResult(ok, columns, rows, truncated, error, seconds=time.monotonic() - start)
+            reply = worker.incoming.recv() if worker.incoming.poll(self.timeout_s + self.kill_grace_s) else None
         except (EOFError, OSError):
-            idle_exit = worker.process.wait() == 0
+            try:
+                idle_exit = worker.process.wait(timeout=1.0) == 0
+            except subprocess.TimeoutExpired:
+                idle_exit = False
             self._stop()
             if idle_exit and retry:
                 return None
             return SQLResult(False, error="the SQL worker stopped during the query; try again",
                              seconds=time.monotonic() - start)
         self.peak_memory_mb = worker.peak_memory_mb()
-        self._start()  # kills the overrunning worker; the new one starts while the agent reads the feedback
-        return SQLResult(False, error=f"query stopped after the {self.timeout_s:g} s time limit",
-                         seconds=time.monotonic() - start)
+        if reply is None:
+            self._replace()  # kills the overrunning worker; the new one starts while the agent reads the feedback
+            return SQLResult(False, error=f"query stopped after the {self.timeout_s:g} s time limit",
+                             seconds=time.monotonic() - start)
+        if (self.peak_memory_mb or 0.0) > self.restart_above_mb:
+            self._replace()  # a process keeps the memory it freed: a lean one takes the next query
+        ok, columns, rows, truncated, error = reply
+        return SQLResult(ok, columns, rows, truncated, error, seconds=time.monotonic() - start)
+
+    def _replace(self) -> None:
+        """Stop the worker and start the next one now (a start that fails is reported by the next query)."""
+        try:
+            self._start()
+        except OSError:
+            self._stop()
 
     def close(self) -> None:
         """Stop the worker process (safe to call twice; `run` starts a new one)."""

@@ -2,6 +2,7 @@ import gc
 import hashlib
 import os
 import pickle
+import threading
 import time
 import tracemalloc
 
@@ -9,6 +10,7 @@ import pytest
 
 from agile_gym.data.builtin import builtin_productqa_root
 from agile_gym.data.productqa import load_category
+from agile_gym.tools import sql as sql_module
 from agile_gym.tools.product_db import build_product_db
 from agile_gym.tools.sql import SQLTool
 from benchmarks.sql_hostile import text_of
@@ -222,6 +224,18 @@ def test_sql_that_is_not_text_or_too_long_is_refused_without_the_worker(tool):
     assert tool.run(None).error == "SQL must be text, got NoneType"
     assert "SQL too long" in tool.run("SELECT '" + "a" * 200_000 + "'").error
     assert tool._worker is None
+
+
+def test_a_worker_that_dies_mid_query_or_cannot_start_is_an_error_then_recovers(tool, monkeypatch):
+    tool.run("SELECT 1")
+    threading.Timer(0.2, tool._worker.process.kill).start()
+    result = tool.run("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT max(i) FROM n")
+    assert not result.ok and "worker stopped during the query" in result.error
+    assert tool.run("SELECT count(*) FROM kettles").rows == ((12,),)
+    tool.close()
+    monkeypatch.setattr(sql_module, "_WORKER", tool.path.parent / "missing_worker.py")
+    result = tool.run("SELECT 1")
+    assert not result.ok and "worker exited at start (exit code 2)" in result.error
 
 
 def test_no_file_appears_in_the_database_folder_or_working_directory(tool, tmp_path, monkeypatch):
