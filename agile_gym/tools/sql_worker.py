@@ -85,20 +85,19 @@ class QueryRunner:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            if not hasattr(sqlite3.Connection, "setlimit"):  # Python 3.10: no length limits, so no queries
-                raise sqlite3.NotSupportedError(
-                    f"the SQL tool needs Python 3.11 or newer (sqlite3 setlimit); this is {sys.version.split()[0]}"
-                )
             conn = sqlite3.connect(f"{Path(self.config.path).resolve().as_uri()}?mode=ro", uri=True)
             conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute(f"PRAGMA hard_heap_limit = {self.config.max_memory_mb * 2**20 // 2}")
             columns = len(conn.execute("SELECT * FROM pragma_table_info(?)", (self.config.table,)).fetchall())
-            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, self.config.max_value_bytes)
-            conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, LIKE_PATTERN_BYTES)
-            conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, SQL_CHARS)
-            conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, max(MIN_COLUMNS, columns))
-            conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+            # Python 3.10 has no setlimit: there the worker's kill at the deadline, its memory cap and the
+            # fetch cap still bound every query; the length limits only make refusals come sooner and clearer.
+            if hasattr(conn, "setlimit"):
+                conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, self.config.max_value_bytes)
+                conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, LIKE_PATTERN_BYTES)
+                conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, SQL_CHARS)
+                conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, max(MIN_COLUMNS, columns))
+                conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
             conn.set_authorizer(self._authorize)
             conn.set_progress_handler(self._over_time, 1000)
             self._conn = conn
