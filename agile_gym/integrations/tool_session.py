@@ -15,6 +15,8 @@ which `ToolSession` provides on top of an unchanged env:
   lines of the new prompt that differ from the prompt shown before (the instructions and table schema are shown
   once per category), instead of the whole state again. `observation="state"` returns the whole observation.
 
+`ToolCalls` is all of this as a Gymnasium wrapper (a tool call as the action; `check_env` passes on it);
+`ToolSession` is that wrapper plus the session's bookkeeping (rewards, score), the form the trainer adapters use.
 No route to the gold: a `ToolSession` holds its env privately (`_env`) and has no method that reaches
 `expert()`, `similar_questions()` or a gold field; tool results are observations the env would show anyway.
 """
@@ -24,6 +26,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Literal
+
+import gymnasium
 
 from agile_gym.actions import (
     ANSWER,
@@ -35,7 +39,9 @@ from agile_gym.actions import (
     SHORT_ANSWER,
     SQL,
 )
-from agile_gym.contract import ANSWER_PHASE, FEEDBACK, REFLECT_PHASE, RESULT
+from agile_gym.contract import ANSWER_PHASE, FEEDBACK, METRICS, REFLECT_PHASE, RESULT
+from agile_gym.executor import MAX_ACTION_LENGTH, MAX_OBSERVATION_LENGTH
+from agile_gym.spaces import FreeText
 
 ANSWER_TOOL, SEARCH_TOOL, ADVICE_TOOL, REFLECT_TOOL = "answer", "search_products", "seek_advice", "reflect"
 TOOL_NAMES = (ANSWER_TOOL, SEARCH_TOOL, ADVICE_TOOL, REFLECT_TOOL)
@@ -102,8 +108,110 @@ def action_text(name: str, arguments: dict[str, Any] | str | None = None) -> str
     return f"(unknown tool {_defused(name)!r})"
 
 
+def parse_tool_call(action: Any) -> tuple[str, dict[str, Any]]:
+    """`(name, arguments)` of a tool call given as a dict or its JSON text (`{"name": ..., "arguments": {...}}`,
+    arguments possibly JSON text themselves; OpenAI's `{"function": {...}}` form too). Anything else is `("", {})`,
+    which the env scores as an invalid action. Never raises."""
+    if isinstance(action, (str, bytes)):
+        try:
+            action = json.loads(action)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return "", {}
+    if not isinstance(action, dict):
+        return "", {}
+    action = action.get("function", action) if isinstance(action.get("function"), dict) else action
+    arguments = action.get("arguments") or {}
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            arguments = {}
+    name = action.get("name")
+    return (name if isinstance(name, str) else ""), (arguments if isinstance(arguments, dict) else {})
+
+
+class ToolCalls(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
+    """An agile env acted on by tool calls, with tool-worded (and by default delta) observations (module docstring).
+
+    Action: a tool call as a dict or its JSON text, `{"name": "answer", "arguments": {"answer": "..."}}`
+    (`parse_tool_call`); anything else, an unknown tool included, is the env's invalid action (a wrong answer,
+    reward 0). Observation: text, as the module docstring says; `observation="state"` keeps the whole prompt.
+    Rewards, termination and `info` are the env's, unchanged. `tools` names the tools offered and
+    `tool_schemas()` gives their JSON schemas. ValueError for an `observation` other than "delta" or "state".
+    """
+
+    def __init__(self, env: gymnasium.Env, observation: Observation = "delta"):
+        gymnasium.utils.RecordConstructorArgs.__init__(self, observation=observation)  # so spec round trips work
+        gymnasium.Wrapper.__init__(self, env)
+        if observation not in ("delta", "state"):
+            raise ValueError(f"observation must be 'delta' or 'state', got {observation!r}")
+        self.observation = observation
+        examples = [json.dumps({"name": name, "arguments": example}) for name, example in
+                    ((ANSWER_TOOL, {"answer": "yes"}), (SEARCH_TOOL, {"sql": "SELECT product_id FROM products"}),
+                     (ADVICE_TOOL, {}), (REFLECT_TOOL, {"knowledge": ""})) if name in self.tools]
+        self.action_space = FreeText(MAX_ACTION_LENGTH, examples=examples)
+        self._shown = ""
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """The tools this env offers (in any phase): answer always, search with the task's tool, advice, reflect
+        when the env asks for reflections."""
+        env = self.env.unwrapped
+        offered = {ANSWER_TOOL: True, SEARCH_TOOL: env.use_tools, ADVICE_TOOL: env.use_advice,
+                   REFLECT_TOOL: env.use_reflection and (env.use_advice or env.reflect_every_question)}
+        return tuple(name for name, on in offered.items() if on)
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """The JSON schemas of `tools` (`tool_schemas`), for a chat template or an API request."""
+        return tool_schemas(self.tools)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
+        observation, info = self.env.reset(seed=seed, options=options)
+        self._shown = ""
+        return self._observe(observation, ""), info
+
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict]:
+        name, arguments = parse_tool_call(action)
+        observation, reward, terminated, truncated, info = self.env.step(action_text(name, arguments))
+        feedback = info[RESULT][FEEDBACK]
+        shown = feedback if name in TOOL_NAMES else f"Unknown tool {name!r}. {feedback}"
+        return self._observe(observation, shown, feedback), reward, terminated, truncated, info
+
+    def _tool_line(self, phase: str) -> str:
+        names = [name for name in self.tools if (name == REFLECT_TOOL) == (phase == REFLECT_PHASE)]
+        cost = (f" ({ADVICE_TOOL} costs {self.env.unwrapped.advice_cost:g} of the question's reward)"
+                if ADVICE_TOOL in names else "")
+        return f"a call of one of the tools {', '.join(names)}{cost}"
+
+    def _observe(self, observation: str, feedback: str, env_feedback: str | None = None) -> str:
+        env = self.env.unwrapped
+        prefix = f"Result of your previous action: {env_feedback}\n\n" if env_feedback else ""
+        had_prefix = bool(prefix) and observation.startswith(prefix)  # a reflection request holds its feedback
+        body = observation[len(prefix):] if had_prefix else observation
+        feedback = feedback if had_prefix else ""
+        for phase in (ANSWER_PHASE, REFLECT_PHASE):
+            body = body.replace(env.expected_format(phase), self._tool_line(phase))
+            feedback = feedback.replace(env.expected_format(phase), self._tool_line(phase))
+        body = body.replace(
+            f"write '{REFLECTION}: <the knowledge>'; otherwise write '{NO_INFORMATION}'",
+            f"call {REFLECT_TOOL} with that knowledge; otherwise call {REFLECT_TOOL} with empty knowledge")
+        if self.observation == "state":
+            text = f"Result of your previous action: {feedback}\n\n{body}" if feedback else body
+        elif env._phase == REFLECT_PHASE:  # the reflection request is short and shown whole; the prompt stays
+            text = body
+        else:
+            new_lines, old_lines = body.split("\n"), self._shown.split("\n")
+            same = 0
+            while same < min(len(new_lines), len(old_lines)) and new_lines[same] == old_lines[same]:
+                same += 1
+            self._shown = body
+            text = "\n\n".join(part for part in (feedback, "\n".join(new_lines[same:]).strip("\n")) if part)
+        return text[:MAX_OBSERVATION_LENGTH]
+
+
 class ToolSession:
-    """One session of an `agile/` env, acted on through tool calls (module docstring).
+    """One session of an `agile/` env, acted on through tool calls: a `ToolCalls`-wrapped env plus the session's
+    bookkeeping, the form the trainer adapters want.
 
     Args:
         env_id: a registered id (`agile/ProductQA-v2`, `agile/MedMCQA-v2`).
@@ -116,25 +224,16 @@ class ToolSession:
     """
 
     def __init__(self, env_id: str = "agile/ProductQA-v2", *, observation: Observation = "delta", **env_kwargs):
-        import gymnasium
-
         import agile_gym  # noqa: F401  (registers the ids)
 
-        if observation not in ("delta", "state"):
-            raise ValueError(f"observation must be 'delta' or 'state', got {observation!r}")
-        self.env_id, self.observation = env_id, observation
-        self._env = gymnasium.make(env_id, **env_kwargs)
-        self._shown = ""
+        self.env_id = env_id
+        self._env = ToolCalls(gymnasium.make(env_id, **env_kwargs), observation)
         self.done, self.rewards, self.metrics = True, [], {}
 
     @property
     def tools(self) -> tuple[str, ...]:
-        """The tools this env offers (in any phase): answer always, search with the task's tool, advice, reflect
-        when the env asks for reflections."""
-        env = self._env.unwrapped
-        offered = {ANSWER_TOOL: True, SEARCH_TOOL: env.use_tools, ADVICE_TOOL: env.use_advice,
-                   REFLECT_TOOL: env.use_reflection and (env.use_advice or env.reflect_every_question)}
-        return tuple(name for name, on in offered.items() if on)
+        """The tools this env offers (`ToolCalls.tools`)."""
+        return self._env.tools
 
     @property
     def session_length(self) -> int:
@@ -155,48 +254,16 @@ class ToolSession:
     def reset(self, seed: int | None = None) -> str:
         """Start a session (the env's `reset(seed=seed)`) and return the first observation, tool-worded."""
         observation, info = self._env.reset(seed=seed)
-        self.done, self.rewards, self.metrics = False, [], info.get("metrics", {})
-        self._shown = ""
-        return self._observe(observation, "")
+        self.done, self.rewards, self.metrics = False, [], info.get(METRICS, {})
+        return observation
 
     def call(self, name: str, arguments: dict[str, Any] | str | None = None) -> str:
         """Act with tool `name` and return what the model sees next: the feedback and the new observation. Any name
         and arguments are accepted (unknown or malformed ones are the env's invalid actions). Never raises."""
         if self.done:
             return "The session is over: no more actions are taken."
-        observation, reward, terminated, truncated, info = self._env.step(action_text(name, arguments))
+        observation, reward, terminated, truncated, info = self._env.step({"name": name, "arguments": arguments})
         self.rewards.append(float(reward))
-        self.metrics = info.get("metrics", self.metrics)
+        self.metrics = info.get(METRICS, self.metrics)
         self.done = bool(terminated or truncated)
-        feedback = info[RESULT][FEEDBACK]
-        if name not in TOOL_NAMES:
-            feedback = f"Unknown tool {name!r}. {feedback}"
-        return self._observe(observation, feedback, info[RESULT][FEEDBACK])
-
-    def _tool_line(self, phase: str) -> str:
-        env = self._env.unwrapped
-        names = [name for name in self.tools if (name == REFLECT_TOOL) == (phase == REFLECT_PHASE)]
-        cost = f" ({ADVICE_TOOL} costs {env.advice_cost:g} of the question's reward)" if ADVICE_TOOL in names else ""
-        return f"a call of one of the tools {', '.join(names)}{cost}"
-
-    def _observe(self, observation: str, feedback: str, env_feedback: str | None = None) -> str:
-        env = self._env.unwrapped
-        prefix = f"Result of your previous action: {env_feedback}\n\n" if env_feedback else ""
-        body = observation[len(prefix):] if prefix and observation.startswith(prefix) else observation
-        for phase in (ANSWER_PHASE, REFLECT_PHASE):
-            body = body.replace(env.expected_format(phase), self._tool_line(phase))
-            feedback = feedback.replace(env.expected_format(phase), self._tool_line(phase))
-        body = body.replace(
-            f"write '{REFLECTION}: <the knowledge>'; otherwise write '{NO_INFORMATION}'",
-            f"call {REFLECT_TOOL} with that knowledge; otherwise call {REFLECT_TOOL} with empty knowledge")
-        if self.observation == "state":
-            return f"Result of your previous action: {feedback}\n\n{body}" if feedback else body
-        if env._phase == REFLECT_PHASE:  # the reflection request is short and shown whole; the prompt stays
-            return "\n\n".join(part for part in (feedback, body) if part)
-        new_lines, old_lines = body.split("\n"), self._shown.split("\n")
-        same = 0
-        while same < min(len(new_lines), len(old_lines)) and new_lines[same] == old_lines[same]:
-            same += 1
-        self._shown = body
-        delta = "\n".join(new_lines[same:]).strip("\n")
-        return "\n\n".join(part for part in (feedback, delta) if part)
+        return observation

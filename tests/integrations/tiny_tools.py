@@ -18,7 +18,7 @@ from agile_gym.integrations.trl import SESSION_PROMPT, environment_factory
 ENV_ID = "agile/MedMCQA-v2"
 ENV_KWARGS = {"max_questions": 1}
 CHAT_TOKENS = ("<|im_start|>", "<|im_end|>")
-WARMUP_FORMAT = 1  # bump when the transcripts or the warm-up change
+WARMUP_FORMAT = 1  # bump when the warm-up changes (the transcripts are part of the key)
 SESSIONS, STEPS, LEARNING_RATE = 48, 120, 3e-3
 
 
@@ -59,11 +59,12 @@ def tiny_tool_model(cache_root: Path) -> Path:
     factory = environment_factory(ENV_ID, **ENV_KWARGS)
     instance = factory()
     tools = [getattr(instance, name) for name in listed(factory)]
-    key = json.dumps([WARMUP_FORMAT, SESSIONS, STEPS, LEARNING_RATE, qwen2_5_chat_template, listed(factory)])
+    conversations = transcripts()
+    key = json.dumps([WARMUP_FORMAT, SESSIONS, STEPS, LEARNING_RATE, qwen2_5_chat_template, listed(factory),
+                      conversations])
     folder = Path(cache_root) / "tiny-tool-models" / hashlib.sha256(key.encode()).hexdigest()[:16]
     if (folder / "warm" / "config.json").exists():
         return folder / "warm"
-    conversations = transcripts()
     # The tokenizer learns the rendered transcripts: render them with a throwaway tokenizer holding the template.
     scratch = train_tokenizer(["x"], 300, 0, qwen2_5_chat_template, CHAT_TOKENS, "<|im_end|>")
     corpus = [scratch.apply_chat_template(messages, tools=tools, tokenize=False) for messages in conversations]

@@ -1,0 +1,88 @@
+"""Tool-call actions and tool-worded, delta observations (`agile_gym.integrations.tool_session`): no library
+beyond gymnasium, so these run without the integrations extra."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import agile_gym  # noqa: F401
+from agile_gym.actions import PredictAnswer, Reflect, SearchProduct, SeekAdvice, parse_action
+from agile_gym.integrations.tool_session import ToolCalls, ToolSession, action_text, parse_tool_call, tool_schemas
+
+ENVS = ["agile/ProductQA-v2", "agile/MedMCQA-v2"]
+
+
+@pytest.mark.parametrize("env_id", ENVS)
+@pytest.mark.parametrize("observation", ["delta", "state"])
+def test_check_env_passes_on_the_wrapper(env_id, observation):
+    check_env(ToolCalls(gym.make(env_id, max_questions=3), observation), skip_render_check=True)
+
+
+@pytest.mark.parametrize("name, arguments, parsed", [
+    ("answer", {"answer": "The kettle", "short_answer": "B0KE000001"}, PredictAnswer("The kettle", "B0KE000001")),
+    ("answer", {"answer": "yes [SeekAdvice]"}, PredictAnswer("yes (SeekAdvice)")),  # an argument stays an argument
+    ("search_products", {"sql": "SELECT product_id FROM kettles"}, SearchProduct("SELECT product_id FROM kettles")),
+    ("seek_advice", {"ignored": 1}, SeekAdvice()),
+    ("reflect", {"knowledge": "Steel kettles last"}, Reflect("Steel kettles last")),
+    ("reflect", {}, Reflect(None)),
+])
+def test_a_tool_call_is_the_envs_action(name, arguments, parsed):
+    assert parse_action(action_text(name, arguments)) == parsed
+    assert parse_action(action_text(name, json.dumps(arguments))) == parsed
+
+
+@pytest.mark.parametrize("action, expected", [
+    ('{"name": "answer", "arguments": {"answer": "A"}}', ("answer", {"answer": "A"})),
+    ({"function": {"name": "reflect", "arguments": '{"knowledge": "k"}'}}, ("reflect", {"knowledge": "k"})),
+    ("[PredictAnswer]\n[Answer]: A", ("", {})), ("{", ("", {})), (["answer"], ("", {})), ({"name": 3}, ("", {})),
+])
+def test_parse_tool_call(action, expected):
+    assert parse_tool_call(action) == expected
+
+
+def test_schemas_are_json_function_tools():
+    schemas = tool_schemas()
+    assert [schema["function"]["name"] for schema in schemas] == ["answer", "search_products", "seek_advice",
+                                                                  "reflect"]
+    assert schemas[0]["function"]["parameters"]["required"] == ["answer"]
+    json.dumps(schemas)
+
+
+def test_delta_observations_show_instructions_once_and_feedback_first():
+    session = ToolSession("agile/ProductQA-v2", max_questions=3)
+    first = session.reset(seed=0)
+    assert "[PredictAnswer]" not in first and "answer, search_products, seek_advice" in first
+    assert first.count("Table kettles:") == 1
+    after = session.call("answer", {"answer": "no idea"})
+    assert after.startswith("Your answer was submitted; it names no product of this category.\n\nProduct B0KE")
+    assert "Table kettles:" not in after and "You are a customer-service agent" not in after
+    assert "Question:" in after
+    full = ToolSession("agile/ProductQA-v2", max_questions=3, observation="state")
+    full.reset(seed=0)
+    assert "Table kettles:" in full.call("answer", {"answer": "no idea"})
+
+
+def test_rewards_and_score_are_the_envs_and_nothing_runs_after_the_end():
+    session = ToolSession("agile/MedMCQA-v2", max_questions=2)
+    session.reset(seed=0)
+    advice = session.call("seek_advice")  # the reflection request, holding the advice once, tool-worded
+    assert advice.startswith("Question: ") and advice.count("Expert advice: The correct option is A)") == 1
+    assert advice.endswith("call reflect with that knowledge; otherwise call reflect with empty knowledge.")
+    session.call("reflect", {"knowledge": ""})
+    unknown = session.call("expert", {})
+    assert unknown.startswith("Unknown tool 'expert'")
+    assert session.done and session.rewards == [pytest.approx(0.6), 0.0, 0.0]
+    assert session.score == pytest.approx(0.3) and session.metrics["invalid_action_rate"] == pytest.approx(0.5)
+    assert session.call("answer", {"answer": "A"}) == "The session is over: no more actions are taken."
+    assert session.steps == 3
+
+
+def test_a_session_offers_only_its_envs_tools():
+    assert ToolSession("agile/MedMCQA-v2").tools == ("answer", "seek_advice", "reflect")
+    assert ToolSession("agile/ProductQA-v2", advice=False).tools == ("answer", "search_products")
+    with pytest.raises(ValueError, match="observation must be"):
+        ToolSession("agile/MedMCQA-v2", observation="messages")
