@@ -7,9 +7,11 @@ against training on a test split, and a description of the data a run uses (prin
 | `agile/MedMCQA-*`   | `split: train` (read with `hf_dataset`) | none (`validation`) |
 | any other env       | none                                    | none                |
 
-The `ppo` and `sft` commands also train on one built-in category (`desk_lamps`) when no data folder is given
-(no `data_dir` kwarg, no `$AGILE_DATA_DIR`) and no category is named, so a first run takes about a minute
-(`command_defaults`); with a data folder they train on every category of its train split, as the recipe does.
+The `ppo` command also trains on one built-in category (`desk_lamps`) when no data folder is given (no
+`data_dir` kwarg, no `$AGILE_DATA_DIR`) and no category is named, so a first run takes about a minute
+(`command_defaults`); with a data folder it trains on every category of its train split. `sft` and the recipe
+imitate every train category: the plain `sft` on one category left 5-32% invalid actions on the held-out test
+split (2 epochs, seeds 0-2; 17-20% at seed 1 with 4 or 6 epochs), on all four 0-2%.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def with_defaults(env: str, kwargs: dict[str, Any], purpose: Purpose) -> dict[st
 
 
 def command_defaults(env: EnvConfig) -> EnvConfig:
-    """`env` as the `ppo` and `sft` commands train by default: on ProductQA's built-in data with no category
-    named, the built-in category only (see the module docstring); any other env or data unchanged."""
+    """`env` as the `ppo` command trains by default: on ProductQA's built-in data with no category named, the
+    built-in category only (see the module docstring); any other env or data unchanged."""
     kwargs = with_defaults(env.env, env.kwargs(), "train")
     builtin = "data_dir" not in kwargs and task_data_dir("productqa", None) is None
     if entry_point(env.env) == PRODUCTQA and builtin and kwargs["split"] == "train" and "category" not in kwargs:

@@ -55,11 +55,16 @@ def evaluate(env: EnvConfig, model: ModelConfig, config: EvalConfig, progress: b
                         seed=config.seed)
     began = time.perf_counter()
     counts = plan_questions(plan)
-    bar = progress_bar("evaluate", counts, unit="question", enabled=progress)
+    # Questions towards their total (so the bar shows an ETA); steps, without a total, for an env that does not
+    # count questions.
+    bar = progress_bar("evaluate", counts, unit="question" if counts is not None else "step", enabled=progress)
     done: dict[int, int] = {}
 
-    def count(step: Step) -> None:  # questions settled so far, per session
-        settled = (step.next_info.get("metrics") or {}).get("questions", 0)
+    def count(step: Step) -> None:
+        if counts is None:
+            bar.update(1)
+            return
+        settled = (step.next_info.get("metrics") or {}).get("questions", 0)  # so far in this session
         bar.update(settled - done.get(step.episode, 0))
         done[step.episode] = settled
 

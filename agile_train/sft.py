@@ -29,7 +29,7 @@ from agile_train.cli import BAD_INPUT, fail, make_parser
 from agile_train.config import TINY_MODEL, EnvConfig, ModelConfig, SFTConfig, save_configs
 from agile_train.cores import use_available_cores
 from agile_train.distributed import Distributed
-from agile_train.env_defaults import command_defaults, data_line, describe_data, resolve_env
+from agile_train.env_defaults import data_line, describe_data, resolve_env
 from agile_train.env_factory import make_envs
 from agile_train.metrics import MetricLogger
 from agile_train.models import load_model, plan_model, resolve_device
@@ -176,7 +176,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser((EnvConfig, ModelConfig, SFTConfig), __doc__.split("\n\n")[0])
     try:
         env, model, config = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
-        env = command_defaults(env)
         use_available_cores()
         history = train_sft(env, model, config, progress=not config.quiet)
     except BAD_INPUT as error:

@@ -5,6 +5,7 @@ import pytest
 
 from agile_train.config import EnvConfig, EvalConfig, ModelConfig, PPOConfig, SFTConfig
 from agile_train.evaluate import evaluate
+from agile_train.evaluate import main as evaluate_main
 from agile_train.imitation import COLUMNS, expert_trajectories
 from agile_train.metrics import GLOSSARY, read_metrics
 from agile_train.ppo import train_ppo
@@ -27,16 +28,22 @@ def test_imitation_data_holds_the_exact_prompts_the_policy_sees():
     assert set(data["phase"]) == {"answer", "reflect"}
 
 
-def test_sft_policy_writes_valid_actions_on_held_out_questions(tmp_path):
-    train_sft(EnvConfig(env_kwargs=json.dumps(TRAIN)), ModelConfig(lora_r=0, tiny_hidden_size=64, max_new_tokens=64),
-              SFTConfig(output_dir=str(tmp_path / "sft"), epochs=6, learning_rate=1e-3), progress=False)
-    held_out = EnvConfig(env_kwargs=json.dumps(HELD_OUT))
-    report = evaluate(held_out, ModelConfig(model=str(tmp_path / "sft"), max_new_tokens=64), EvalConfig(),
-                      progress=False)
-    assert report["questions"] == 12
+def test_plain_sft_then_evaluate_writes_valid_actions_on_held_out_questions(tmp_path, monkeypatch, capsys):
+    """`python -m agile_train.sft` then `python -m agile_train.evaluate --adapter runs/sft`, defaults only."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "train data: agile/ProductQA-v2, split train, categories backpacks, desk_lamps, headsets, water_bottles" \
+        in out
+    assert json.loads((tmp_path / "runs/sft/sft_config.json").read_text())["sft"]["learning_rate"] == 1e-3
+    assert evaluate_main(["--adapter", "runs/sft", "--output", "eval.json", "--quiet"]) == 0
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["data"]["split"] == "test" and report["data"]["categories"] == ["kettles", "tents"]
+    assert report["questions"] == 108
     assert report["invalid_action_rate"] <= 0.1, report
-    base = json.loads((tmp_path / "sft" / "sft_state.json").read_text())["base_model"]
-    untrained = evaluate(held_out, ModelConfig(model=base, max_new_tokens=16), EvalConfig(), progress=False)
+    base = json.loads((tmp_path / "runs/sft/sft_state.json").read_text())["base_model"]
+    untrained = evaluate(EnvConfig(env_kwargs=json.dumps(HELD_OUT)), ModelConfig(model=base, max_new_tokens=16),
+                         EvalConfig(), progress=False)
     assert untrained["invalid_action_rate"] > 0.9
 
 
