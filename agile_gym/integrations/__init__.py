@@ -1,16 +1,18 @@
-"""The agile/ environments inside other RL stacks: TRL, verifiers and OpenEnv.
+"""The agile/ environments inside other RL stacks: TRL and OpenEnv.
 
 Each adapter is its own module and imports its library only when imported itself, so `import agile_gym` (and
 `import agile_gym.integrations`) loads none of them:
 
-- `agile_gym.integrations.tool_session`: `ToolSession`, one session driven by function-tool calls (answer, search,
-  seek advice, reflect) with observations for a conversation (tool instructions instead of bracket tags; only what
-  is new since the last call). Every adapter below runs on it; it needs only gymnasium.
+- `agile_gym.integrations.tool_session`: `ToolCalls`, a Gymnasium wrapper whose action is a function-tool call
+  (answer, search, seek advice, reflect) and whose observations suit a conversation (tool instructions instead of
+  bracket tags; only what is new since the last call), and `ToolSession`, that wrapper plus the session's
+  bookkeeping. Every adapter below runs on it; it needs only gymnasium.
 - `agile_gym.integrations.trl`: `environment_factory(...)` for `GRPOTrainer(environment_factory=...)` and
-  `single_turn(...)`, a question dataset plus a reward function.
-- `agile_gym.integrations.verifiers`: `load_environment(...)`, a verifiers environment whose episodes are sessions.
+  `single_turn(...)`, a question dataset plus a reward function (needs only `datasets`).
 - `agile_gym.integrations.openenv`: `serve(...)` / `python -m agile_gym.integrations.openenv` (an OpenEnv server,
   one session per client episode) and `OpenEnvTools`, its client side, ready for TRL's `environment_factory`.
+
+verifiers 0.4 has no adapter here: its rollouts run a harness program that uv installs from the network (README).
 
 No route to the gold: the adapters expose only the action tools and the reward. The expert hook
 (`env.unwrapped.expert()`) and `similar_questions()` stay reachable from Python code that holds the env, never from

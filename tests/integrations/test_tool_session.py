@@ -86,3 +86,17 @@ def test_a_session_offers_only_its_envs_tools():
     assert ToolSession("agile/ProductQA-v2", advice=False).tools == ("answer", "search_products")
     with pytest.raises(ValueError, match="observation must be"):
         ToolSession("agile/MedMCQA-v2", observation="messages")
+
+
+def test_single_turn_rows_are_questions_and_rewards_are_the_envs():
+    from agile_gym.integrations.trl import single_turn
+
+    dataset, reward = single_turn("agile/ProductQA-v2", max_questions=4)
+    assert dataset["question_index"] == [0, 1, 2, 3]
+    env = gym.make("agile/ProductQA-v2", max_questions=4).unwrapped
+    observation, _ = env.reset(seed=0)
+    assert dataset[0]["prompt"] == [{"role": "user", "content": observation}]
+    gold = env.expert()
+    assert gold.question.gold_short not in observation  # the row's own gold is not in its prompt
+    assert reward([gold.answer_action, "no action", "[SeekAdvice]"], [0, 0, 0]) == [1.0, 0.0, pytest.approx(0.7)]
+    assert reward([[{"role": "assistant", "content": gold.answer_action}]], [0]) == [1.0]  # chat completions
