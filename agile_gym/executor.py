@@ -238,8 +238,12 @@ class AgileEnv(gym.Env[str, str]):
     experiments; `env.unwrapped.similar_questions()` feeds `SessionAdvantage`.
 
     ## Version History
-    - v2 (`agile/ProductQA-v2`, `agile/MedMCQA-v2`): memory, grading and answer forms changed (listed in the
-      task classes' Version History); rewards and observations of the same actions can differ from v1.
+    - v2 (`agile/ProductQA-v2`, `agile/MedMCQA-v2`): memory, grading and answer forms changed (grading and
+      answer forms: the task classes' Version History); rewards and observations of the same actions can differ
+      from v1. Memory: what retrieval puts into a prompt is capped at `memory_token_budget` = 512 tokens, as the
+      paper (best entries kept, history first), where v1 showed every retrieved entry; `retriever="dense"`
+      (the paper's all-MiniLM-L6-v2) and `"hybrid"` added; `similar_questions()` measures similarity with
+      embeddings when the retriever has them.
     - v1 (`agile/ProductQA-v1`, `agile/MedMCQA-v1`): the expert hook's reflection is the data's general lesson
       or `[NoInformation]`, never "For questions like '...', the answer is: ..." (that entry, stored as
       category knowledge, gave one product's answer to other products' questions); `ExpertView.answer_visible`

@@ -8,7 +8,8 @@ answer is specific (not yes/no) and given to at most `--max-answer-repeats` ques
 for the same fact in other words. For the later question of each pair, memory holds the product's earlier
 questions as the env stores them after advice (question + long answer, `Memory.add_history`), and the earlier
 member of the pair (or members) is what retrieval should return: recall@1/3/5 (a paraphrase among the top k)
-and MRR (1 / rank of the first paraphrase; 0 when not retrieved). A *look-alike pair* is two questions about
+and MRR (1 / rank of the first paraphrase; 0 when not retrieved), with a 95% paired bootstrap interval of each
+retriever's difference to bm25 over the same queries. A *look-alike pair* is two questions about
 the same product whose stemmed word sets overlap (Jaccard >= 0.3) but whose short answers differ: questions
 that share words but not meaning. The same figures are reported on the queries whose memory holds a
 look-alike. Only the train split is read (never the test categories).
@@ -158,7 +159,19 @@ def score_retriever(name: str, histories: list[ProductHistory], depth: int = 50)
             "mrr": sum(1.0 / r for r in selected) / n,
         }
 
-    return {**summary(ranks), "with_lookalike": summary(lookalike)}
+    return {**summary(ranks), "with_lookalike": summary(lookalike), "reciprocal_ranks": [1.0 / r for r in ranks]}
+
+
+def paired_interval(ours: list[float], base: list[float], seed: int, resamples: int = 5000) -> dict:
+    """Mean difference `ours - base` over the same queries with a 95% paired bootstrap interval (percentile
+    method, queries resampled with replacement)."""
+    diff = np.asarray(ours) - np.asarray(base)
+    if not len(diff):
+        return {"difference": 0.0, "low": 0.0, "high": 0.0}
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"difference": float(diff.mean()), "low": float(low), "high": float(high)}
 
 
 def similarity_rules(paraphrases: list[tuple[str, str]], lookalikes: list[tuple[str, str]], seed: int,
@@ -261,6 +274,13 @@ def run(data_dir: Path | None, quick: bool, products: int, per_category: int, si
         root, categories, products, per_category, max_answer_repeats, seed, max_position
     )
     quality = {name: score_retriever(name, histories) for name in RETRIEVER_NAMES}
+    base = quality["bm25"]["reciprocal_ranks"]
+    for name in RETRIEVER_NAMES[1:]:
+        ours = quality[name]["reciprocal_ranks"]
+        quality[name]["vs_bm25"] = {
+            "mrr": paired_interval(ours, base, seed),
+            "recall_at_1": paired_interval([float(r == 1.0) for r in ours], [float(r == 1.0) for r in base], seed),
+        }
     similar = similarity_rules(paraphrases, lookalikes, seed, max_pairs=2000)
     texts = [entry for history in histories for entry in history.entries] or [
         f"{q.question} {q.gold_long}" for name in categories for q in load_category(root, "train", name).questions
@@ -294,7 +314,11 @@ def table(results: dict) -> str:
             "retriever": name, "recall@1": cell(row["recall_at_1"], 3), "recall@3": cell(row["recall_at_3"], 3),
             "recall@5": cell(row["recall_at_5"], 3), "MRR": cell(row["mrr"], 3),
             "MRR (look-alike in memory)": f"{cell(alike['mrr'], 3)} (n={alike['queries']})",
+            "MRR - bm25 [95% CI]": "-",
         }
+        if "vs_bm25" in row:
+            d = row["vs_bm25"]["mrr"]
+            line["MRR - bm25 [95% CI]"] = f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
         for size, lat in row["latency"].items():
             label = f"{int(size) // 1000}k" if int(size) >= 1000 else size
             line[f"step ms @{label}"] = cell(lat["step_ms"], 3)
