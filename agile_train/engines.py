@@ -19,7 +19,7 @@ from typing import Protocol
 
 import torch
 
-from agile_train.generation import Sampling, sample_actions
+from agile_train.generation import DecodeStep, Sampling, sample_actions
 
 
 class RolloutEngine(Protocol):
@@ -33,18 +33,27 @@ class RolloutEngine(Protocol):
 
 
 class TransformersEngine:
-    """Samples with the policy module itself (`agile_train.generation.sample_actions`); syncing is free."""
+    """Samples with the policy module itself (`agile_train.generation.sample_actions`); syncing is free.
 
-    def __init__(self, policy, tokenizer, device: torch.device) -> None:
+    `kv_cache`: "static" (default) or "dynamic" (see `sample_actions`); `compile_decode`: run each decode step
+    through `torch.compile` (CUDA graphs on a GPU); the first rollouts then pay the compile time."""
+
+    def __init__(self, policy, tokenizer, device: torch.device, kv_cache: str = "static",
+                 compile_decode: bool = False) -> None:
         self.policy, self.tokenizer, self.device = policy, tokenizer, device
+        self.kv_cache, self.compile_decode = kv_cache, compile_decode
+        self.step = DecodeStep(policy.model, compile=compile_decode)
 
     def generate(self, prompts, sampling, generator):
         """Sampled ids per prompt, drawn from `generator` (None: greedy)."""
         self.policy.model.eval()
-        return sample_actions(self.policy.model, self.tokenizer, prompts, sampling, self.device, generator)
+        return sample_actions(self.policy.model, self.tokenizer, prompts, sampling, self.device, generator,
+                              kv_cache=self.kv_cache, step=self.step)
 
     def sync(self, policy) -> None:
         """Sample from `policy` from now on (the same module in training: nothing to copy)."""
+        if policy.model is not self.policy.model:
+            self.step = DecodeStep(policy.model, compile=self.compile_decode)
         self.policy = policy
 
 

@@ -88,20 +88,41 @@ def choose_tokens(logits: torch.Tensor, sampling: Sampling, generator: torch.Gen
     return draws.to(logits.device)
 
 
+KV_CACHES = ("static", "dynamic")
+
+
 @torch.no_grad()
 def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], sampling: Sampling,
                    device: torch.device, generator: torch.Generator | None = None,
-                   logprobs: list[list[float]] | None = None) -> list[list[int]]:
+                   logprobs: list[list[float]] | None = None, kv_cache: str = "static",
+                   step: DecodeStep | None = None) -> list[list[int]]:
     """Continue every prompt until an end id, a stop string or `max_new_tokens`; the sampled ids of each row (the
     id that ended it included). `logprobs`, when a list, receives per row the log-probability of each sampled
-    token under the distribution it was drawn from (tempered, untruncated: see the module docstring)."""
+    token under the distribution it was drawn from (tempered, untruncated: see the module docstring).
+
+    `kv_cache`: "static" (default) preallocates keys and values for the whole prompt plus `max_new_tokens` and
+    writes each step in place (transformers' `StaticCache`); "dynamic" grows the cache by concatenation every
+    step, which copies it whole each time. Both give the same tokens. A model whose cache cannot be static falls
+    back to "dynamic". `step`: the forward of one decode step (`DecodeStep`, possibly compiled); default eager.
+    ValueError for another `kv_cache`."""
+    if kv_cache not in KV_CACHES:
+        raise ValueError(f"kv_cache must be one of {KV_CACHES}, got {kv_cache!r}")
     eos = set(sampling.end_ids) or set(end_token_ids(model, tokenizer))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos), 0)
     input_ids, attention_mask = left_pad(prompts, pad_id, device)
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    cache_argument = _cache_argument(model)
+    step = step or DecodeStep(model)
+    width, end = input_ids.shape[1], input_ids.shape[1] + sampling.max_new_tokens
+    length = step.cache_length(end)
+    cache = _static_cache(model, length) if kv_cache == "static" else None
+    static = cache is not None
+    if static:
+        # The mask spans the whole cache; a column turns on when the step writing there runs (rows write in step).
+        attention_mask = torch.cat([attention_mask, attention_mask.new_zeros((len(prompts), length - width))], dim=1)
     outputs = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True,
-                    logits_to_keep=1)
+                    logits_to_keep=1, **({step.cache_argument: cache} if static else {}))
+    logits = outputs.logits[:, -1, :]
+    cache = getattr(outputs, "cache", None) or getattr(outputs, "past_key_values", None)
     responses: list[list[int]] = [[] for _ in prompts]
     if logprobs is not None:
         logprobs[:] = [[] for _ in prompts]
@@ -109,10 +130,10 @@ def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], 
     active = list(range(len(prompts)))  # the batch's rows, in order
     finished: set[int] = set()
     next_position = position_ids[:, -1:] + 1
-    for _ in range(sampling.max_new_tokens):
-        tokens = choose_tokens(outputs.logits[:, -1, :], sampling, generator)
+    for written in range(width, end):
+        tokens = choose_tokens(logits, sampling, generator)
         if logprobs is not None:
-            drawn = torch.log_softmax(outputs.logits[:, -1, :].float() / scale, dim=-1).gather(-1, tokens[:, None])
+            drawn = torch.log_softmax(logits.float() / scale, dim=-1).gather(-1, tokens[:, None])
         for slot, (row, token) in enumerate(zip(active, tokens.tolist())):
             if row in finished:
                 continue
@@ -121,21 +142,92 @@ def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], 
                 logprobs[row].append(float(drawn[slot, 0]))
             if token in eos or _hits_stop(tokenizer, responses[row], sampling.stop_strings):
                 finished.add(row)
-        if len(finished) == len(prompts):
+        if len(finished) == len(prompts) or written == end - 1:
             break
-        cache = getattr(outputs, "cache", None) or getattr(outputs, "past_key_values", None)
         keep = [slot for slot, row in enumerate(active) if row not in finished]
-        if len(keep) < len(active) and hasattr(cache, "batch_select_indices"):
+        if step.leaves_batch(len(keep), len(active)) and _select_rows(cache, keep, device, static):
             # Finished rows leave the batch, so the remaining steps only pay for rows still writing.
             index = torch.tensor(keep, device=device)
-            cache.batch_select_indices(index)
             tokens, attention_mask, next_position = tokens[index], attention_mask[index], next_position[index]
             active = [active[slot] for slot in keep]
-        attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(active), 1))], dim=1)
-        outputs = model(input_ids=tokens[:, None], attention_mask=attention_mask, position_ids=next_position,
-                        use_cache=True, **{cache_argument: cache})
+        if static:
+            attention_mask[:, written] = 1
+        else:
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(active), 1))], dim=1)
+        logits = step(tokens[:, None], attention_mask, next_position, cache)
         next_position = next_position + 1
     return responses
+
+
+class DecodeStep:
+    """The forward of one decode step: `step(tokens [rows, 1], attention_mask [rows, columns], position_ids
+    [rows, 1], cache)` -> next-token logits `[rows, vocab]`.
+
+    `compile=True` runs it through `torch.compile` (on CUDA with CUDA graphs, mode "reduce-overhead"); shapes
+    are then kept to few sizes so it compiles few times: the static cache's length is rounded up to a multiple of
+    `length_bucket` and finished rows leave the batch only when it can halve. The first calls at a new shape
+    pay the compile time. Keep one `DecodeStep` per model (the engine does) so compiled code is reused.
+    """
+
+    def __init__(self, model: torch.nn.Module, compile: bool = False, length_bucket: int = 256) -> None:
+        self.model, self.compiled, self.length_bucket = model, compile, length_bucket
+        self.cache_argument = _cache_argument(model)
+        self._forward = self._eager
+        if compile:
+            on_cuda = next(model.parameters()).device.type == "cuda"
+            self._forward = torch.compile(self._eager, dynamic=False,
+                                          mode="reduce-overhead" if on_cuda else None)
+
+    def _eager(self, tokens, attention_mask, position_ids, cache):
+        outputs = self.model(input_ids=tokens, attention_mask=attention_mask, position_ids=position_ids,
+                             use_cache=True, **{self.cache_argument: cache})
+        return outputs.logits[:, -1, :]
+
+    def __call__(self, tokens: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                 cache) -> torch.Tensor:
+        return self._forward(tokens, attention_mask, position_ids, cache)
+
+    def cache_length(self, needed: int) -> int:
+        """Cache length for `needed` positions: exact in eager mode, rounded up to the bucket when compiled."""
+        if not self.compiled:
+            return needed
+        return -(-needed // self.length_bucket) * self.length_bucket
+
+    def leaves_batch(self, keep: int, rows: int) -> bool:
+        """Whether finished rows leave a batch of `rows` rows with `keep` still writing: whenever some finished
+        in eager mode; compiled, only when the batch can halve (fewer shapes to compile)."""
+        if keep == rows:
+            return False
+        return not self.compiled or keep <= rows // 2
+
+
+def _static_cache(model: torch.nn.Module, length: int):
+    """A `StaticCache` of `length` positions for `model`, or None when this model or transformers cannot have one."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        from transformers import StaticCache
+
+        return StaticCache(config=base.config, max_cache_len=length)
+    except (ImportError, TypeError, ValueError, AttributeError, NotImplementedError):
+        return None
+
+
+def _select_rows(cache, keep: list[int], device: torch.device, static: bool) -> bool:
+    """Keep only batch rows `keep` in `cache`; returns False when this cache cannot drop rows (they then stay in
+    the batch and their tokens are ignored)."""
+    index = torch.tensor(keep, device=device)
+    if static:
+        layers = [layer for layer in getattr(cache, "layers", []) if getattr(layer, "is_initialized", False)]
+        if not layers or not all(hasattr(layer, "keys") and hasattr(layer, "values") for layer in layers):
+            return False
+        for layer in layers:
+            layer.keys, layer.values = layer.keys[index], layer.values[index]
+            layer.batch_size = len(keep)
+        return True
+    if hasattr(cache, "batch_select_indices"):
+        cache.batch_select_indices(index)
+        return True
+    return False
 
 
 def _cache_argument(model: torch.nn.Module) -> str:

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from agile_train.generation import Sampling, sample_actions
+from agile_train.generation import DecodeStep, Sampling, sample_actions
 
 
 def test_greedy_sampling_gives_the_same_tokens_as_generate(toy_policy):
@@ -59,3 +60,56 @@ def test_rows_that_stop_early_leave_the_batch_without_changing_the_others(toy_po
     alone = [sample_actions(policy.model, tokenizer, [p], sampling, torch.device("cpu"))[0] for p in prompts]
     assert batched == alone
     assert len({len(row) for row in batched}) > 1, "every row stopped at the same step; nothing left the batch"
+
+
+def _mixed_batch(tokenizer):
+    """Prompts of different lengths (so rows are left-padded) and a stop string that ends some rows early."""
+    return [tokenizer(text).input_ids for text in ("Say: red", "Say: blue blue and more", "Say: green", "Say:")]
+
+
+def test_static_and_dynamic_caches_give_the_same_tokens_and_logprobs(toy_policy):
+    tokenizer, policy = toy_policy
+    prompts = _mixed_batch(tokenizer)
+    cpu = torch.device("cpu")
+    for sampling in (Sampling(12, 0.0), Sampling(12, 1.0, top_p=0.9), Sampling(12, 1.0, stop_strings=["e"])):
+        runs = {}
+        for kv_cache in ("dynamic", "static"):
+            logprobs: list[list[float]] = []
+            generator = torch.Generator().manual_seed(5)
+            rows = sample_actions(policy.model, tokenizer, prompts, sampling, cpu, generator, logprobs, kv_cache)
+            runs[kv_cache] = rows, logprobs
+        (dynamic, dynamic_lp), (static, static_lp) = runs["dynamic"], runs["static"]
+        assert static == dynamic, sampling
+        for a, b in zip(static_lp, dynamic_lp):
+            assert torch.allclose(torch.tensor(a), torch.tensor(b), atol=1e-5), sampling
+    assert len({len(row) for row in static}) > 1, "every row stopped at the same step; nothing left the batch"
+
+
+def test_static_cache_sampler_matches_generate_with_padding(toy_policy):
+    tokenizer, policy = toy_policy
+    prompts = _mixed_batch(tokenizer)
+    ours = sample_actions(policy.model, tokenizer, prompts, Sampling(8, 0.0), torch.device("cpu"), kv_cache="static")
+    for prompt, response in zip(prompts, ours):
+        reference = policy.model.generate(input_ids=torch.tensor([prompt]), max_new_tokens=8, do_sample=False,
+                                          attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                                          pad_token_id=tokenizer.pad_token_id)[0, len(prompt):].tolist()
+        assert response == reference[: len(response)] and len(response) >= 1
+
+
+def test_an_unknown_kv_cache_is_refused(toy_policy):
+    tokenizer, policy = toy_policy
+    with pytest.raises(ValueError, match="kv_cache must be one of"):
+        sample_actions(policy.model, tokenizer, [[5, 6]], Sampling(2, 0.0), torch.device("cpu"), kv_cache="paged")
+
+
+@pytest.mark.slow  # torch.compile takes about 30 s on a 2-core machine
+def test_compiled_decode_step_gives_the_eager_greedy_tokens(toy_policy):
+    tokenizer, policy = toy_policy
+    prompts = _mixed_batch(tokenizer)
+    cpu = torch.device("cpu")
+    sampling = Sampling(10, 0.0, stop_strings=["e"])
+    eager = sample_actions(policy.model, tokenizer, prompts, sampling, cpu, kv_cache="dynamic")
+    step = DecodeStep(policy.model, compile=True)
+    assert step.cache_length(300) == 512 and step.leaves_batch(2, 4) and not step.leaves_batch(3, 4)
+    compiled = sample_actions(policy.model, tokenizer, prompts, sampling, cpu, kv_cache="static", step=step)
+    assert compiled == eager
