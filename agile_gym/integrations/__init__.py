@@ -1,4 +1,4 @@
-"""The agile/ environments inside other RL stacks: TRL and OpenEnv.
+"""The agile/ environments inside other RL stacks: TRL, OpenEnv, SkyRL-Gym, GEM and TextArena.
 
 Each adapter is its own module and imports its library only when imported itself, so `import agile_gym` (and
 `import agile_gym.integrations`) loads none of them:
@@ -11,6 +11,8 @@ Each adapter is its own module and imports its library only when imported itself
   `single_turn(...)`, a question dataset plus a reward function (needs only `datasets`).
 - `agile_gym.integrations.openenv`: `serve(...)` / `python -m agile_gym.integrations.openenv` (an OpenEnv server,
   one session per client episode) and `OpenEnvTools`, its client side, ready for TRL's `environment_factory`.
+- `agile_gym.integrations.skyrl_gym`, `.gem`, `.textarena`: `register()` (every agile/ id in that library's
+  registry) and the env class its `make` builds (`AgileTextEnv`, `AgileGemEnv`, `AgileArenaEnv`).
 
 verifiers 0.4 has no adapter here: its rollouts run a harness program that uv installs from the network (README).
 
