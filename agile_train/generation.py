@@ -114,7 +114,7 @@ def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], 
     step = step or DecodeStep(model)
     width, end = input_ids.shape[1], input_ids.shape[1] + sampling.max_new_tokens
     length = step.cache_length(end)
-    cache = _static_cache(model, length) if kv_cache == "static" else None
+    cache = static_cache(model, length) if kv_cache == "static" else None
     static = cache is not None
     if static:
         # The mask spans the whole cache; a column turns on when the step writing there runs (rows write in step).
@@ -175,8 +175,9 @@ class DecodeStep:
         self._forward = self._eager
         if compile:
             on_cuda = next(model.parameters()).device.type == "cuda"
-            self._forward = torch.compile(self._eager, dynamic=False,
-                                          mode="reduce-overhead" if on_cuda else None)
+            # dynamic=None: the first shape compiles static, a second one recompiles with its sizes symbolic, so
+            # later batch sizes and cache lengths reuse that graph (CUDA graphs still record per shape).
+            self._forward = torch.compile(self._eager, dynamic=None, mode="reduce-overhead" if on_cuda else None)
 
     def _eager(self, tokens, attention_mask, position_ids, cache):
         outputs = self.model(input_ids=tokens, attention_mask=attention_mask, position_ids=position_ids,
@@ -201,7 +202,7 @@ class DecodeStep:
         return not self.compiled or keep <= rows // 2
 
 
-def _static_cache(model: torch.nn.Module, length: int):
+def static_cache(model: torch.nn.Module, length: int):
     """A `StaticCache` of `length` positions for `model`, or None when this model or transformers cannot have one."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     try:

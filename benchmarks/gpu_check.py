@@ -18,7 +18,8 @@ Measured, each a median of `--repeats` runs after one warm-up:
   wall time per phase and peak GPU memory;
 - the update's tokens/s and model FLOP utilisation: 6 x matmul parameters x tokens / seconds / the GPU's peak
   dense bf16 FLOP/s (`PEAK_BF16_TFLOPS`, by GPU name; attention's own FLOPs are left out, so MFU is a lower
-  bound). Sections still to run when `--budget-s` is spent are skipped and named in the JSON.
+  bound). The JSON is rewritten after each section; rollout sections not started when `--budget-s` is spent are
+  skipped and named in it.
 """
 
 from __future__ import annotations
@@ -224,24 +225,29 @@ def main(argv: list[str] | None = None) -> int:
                     "transformers": transformers.__version__, "rollout": [], "skipped": []}
     model = build_model(TINY if args.tiny else SMOLLM2_135M, device, dtype)
     compile_step = args.compile == "on" or (args.compile == "auto" and device.type == "cuda")
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every section, so a run stopped by a timeout still leaves what it measured
+        report["total_s"] = time.perf_counter() - began
+        output.write_text(json.dumps(report, indent=2))
+
+    # The PPO iteration first: it compiles nothing, so the budget is spent on compiling only when it remains.
+    report["ppo_iteration"] = ppo_iteration_section(model, device, args.envs[0], args.prompt_tokens,
+                                                    args.new_tokens, args.repeats)
+    if peak:
+        report["ppo_iteration"]["update_mfu"] = report["ppo_iteration"]["update_tflops"] / peak
+    save()
     for envs in args.envs:
         if time.perf_counter() - began > args.budget_s:
             report["skipped"].append(f"rollout at {envs} envs (budget spent)")
             continue
         report["rollout"].append(rollout_section(model, device, envs, args.prompt_tokens, args.new_tokens,
                                                  args.repeats, compile_step))
-    if time.perf_counter() - began > args.budget_s:
-        report["skipped"].append("PPO iteration (budget spent)")
-    else:
-        report["ppo_iteration"] = ppo_iteration_section(model, device, args.envs[0], args.prompt_tokens,
-                                                        args.new_tokens, args.repeats)
-        if peak:
-            report["ppo_iteration"]["update_mfu"] = report["ppo_iteration"]["update_tflops"] / peak
-    report["total_s"] = time.perf_counter() - began
+        save()
+    save()
     print_report(report)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {args.output} ({report['total_s']:.0f} s)")
+    print(f"\nwrote {output} ({report['total_s']:.0f} s)")
     return 0
 
 

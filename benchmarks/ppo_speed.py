@@ -70,50 +70,143 @@ def _generate(model, tokenizer, prompts, new_tokens, batched: bool, greedy: bool
     return produced, outputs
 
 
-def _ours(model, tokenizer, prompts, new_tokens, greedy: bool) -> tuple[int, list[list[int]]]:
+def _ours(model, tokenizer, prompts, new_tokens, greedy: bool, kv_cache: str = "static", step=None
+          ) -> tuple[int, list[list[int]]]:
     from agile_train.generation import Sampling, sample_actions
 
     rows = sample_actions(model, tokenizer, prompts, Sampling(new_tokens, 0.0 if greedy else 1.0),
-                          torch.device("cpu"), torch.Generator().manual_seed(0))
+                          torch.device("cpu"), torch.Generator().manual_seed(0), kv_cache=kv_cache, step=step)
     return sum(len(r) for r in rows), rows
 
 
-def rollout_benchmark(model_path: str, envs: int, prompt_tokens: int, new_tokens: int, repeats: int) -> dict:
-    """Generation speed for `envs` prompts of `prompt_tokens` tokens and up to `new_tokens` new tokens, greedy:
-    `tokens_per_s` (new tokens per second, median of `repeats`) for each variant, our sampler's ratios to
-    the other two, whether its tokens equal batched `generate`'s, the new tokens produced, and the settings."""
+def _generate_static(model, tokenizer, prompts, new_tokens) -> tuple[int, list[list[int]]]:
+    from agile_train.generation import left_pad
+
+    ids, mask = left_pad(prompts, tokenizer.pad_token_id, torch.device("cpu"))
+    out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens, do_sample=False,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                         cache_implementation="static")
+    rows = [row[: row.index(tokenizer.eos_token_id) + 1] if tokenizer.eos_token_id in row else row
+            for row in out[:, ids.shape[1]:].tolist()]
+    return sum(len(r) for r in rows), rows
+
+
+OURS = "agile_train sampler, static cache"
+BATCHED = "generate, batched"
+
+
+def _rollout_variants(model, tokenizer, prompts, new_tokens, compiled) -> dict:
+    """name -> run() for each rollout variant on `prompts`; `compiled`: our compiled DecodeStep or None. Greedy
+    decoding, so every variant produces the same tokens (checked by the caller) and tokens/s compare; under
+    sampling each variant draws other tokens, stops at other EOS positions, and counts differ."""
+    variants = {
+        "generate, one env at a time": lambda: _generate(model, tokenizer, prompts, new_tokens, False, True),
+        BATCHED: lambda: _generate(model, tokenizer, prompts, new_tokens, True, True),
+        "generate, static cache": lambda: _generate_static(model, tokenizer, prompts, new_tokens),
+        "agile_train sampler, dynamic cache (before)": lambda: _ours(model, tokenizer, prompts, new_tokens, True,
+                                                                     "dynamic"),
+        OURS: lambda: _ours(model, tokenizer, prompts, new_tokens, True),
+    }
+    if compiled is not None:
+        variants["agile_train sampler, compiled step"] = lambda: _ours(model, tokenizer, prompts, new_tokens, True,
+                                                                       step=compiled)
+    return variants
+
+
+def rollout_benchmark(model_path: str, envs: list[int], prompt_tokens: int, new_tokens: int, repeats: int,
+                      compile_step: bool = True) -> dict:
+    """Generation speed for each count in `envs` of prompts of `prompt_tokens` tokens, up to `new_tokens` new
+    tokens, greedy, every variant in the same process and interleaved within each repeat. Per count: new tokens
+    per wall second and per CPU second of this process (`time.process_time`, less sensitive to other processes
+    on the machine), medians of `repeats`; each variant's ratios to batched `generate`; whether its tokens equal
+    batched `generate`'s; and the first call's seconds (the compiled step's compile time is in it). Also the
+    profile of one decode step of our sampler (`decode_step_profile`) at the count nearest 8."""
     from transformers import AutoModelForCausalLM
 
+    from agile_train.generation import DecodeStep
     from agile_train.models import load_tokenizer
 
     tokenizer = load_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path).eval()
-    prompts = prompts_for(tokenizer, envs, prompt_tokens)
-    # Greedy decoding, so every variant produces the same tokens (checked below) and tokens/s compare; under
-    # sampling each variant draws other tokens, stops at other EOS positions, and counts differ.
-    variants = {
-        "generate, one env at a time": lambda: _generate(model, tokenizer, prompts, new_tokens, False, True),
-        "generate, batched": lambda: _generate(model, tokenizer, prompts, new_tokens, True, True),
-        "agile_train sampler, batched": lambda: _ours(model, tokenizer, prompts, new_tokens, True),
-    }
-    rates: dict[str, list[float]] = {name: [] for name in variants}
-    outputs: dict[str, list[list[int]]] = {}
-    with torch.no_grad():
-        _ours(model, tokenizer, prompts[:2], 4, True)  # warm-up
-        for _ in range(repeats):
-            for name, run in variants.items():
+    compiled = DecodeStep(model, compile=True) if compile_step else None
+    sections = []
+    for count in envs:
+        prompts = prompts_for(tokenizer, count, prompt_tokens)
+        variants = _rollout_variants(model, tokenizer, prompts, new_tokens, compiled)
+        wall: dict[str, list[float]] = {name: [] for name in variants}
+        cpu: dict[str, list[float]] = {name: [] for name in variants}
+        outputs: dict[str, list[list[int]]] = {}
+        first_call_s: dict[str, float] = {}
+        with torch.no_grad():
+            for name, run in variants.items():  # warm-up; the compiled step compiles here
                 start = time.perf_counter()
-                produced, outputs[name] = run()
-                rates[name].append(produced / (time.perf_counter() - start))
-    medians = {name: statistics.median(values) for name, values in rates.items()}
-    return {
-        "tokens_per_s": medians,
-        "ratio_vs_one_at_a_time": medians["agile_train sampler, batched"] / medians["generate, one env at a time"],
-        "ratio_vs_batched_generate": medians["agile_train sampler, batched"] / medians["generate, batched"],
-        "greedy_tokens_match_generate": outputs["generate, batched"] == outputs["agile_train sampler, batched"],
-        "new_tokens_produced": sum(len(row) for row in outputs["generate, batched"]),
-        "envs": envs, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens, "repeats": repeats,
-    }
+                run()
+                first_call_s[name] = time.perf_counter() - start
+            for _ in range(repeats):
+                for name, run in variants.items():
+                    start, start_cpu = time.perf_counter(), time.process_time()
+                    produced, outputs[name] = run()
+                    wall[name].append(produced / (time.perf_counter() - start))
+                    cpu[name].append(produced / (time.process_time() - start_cpu))
+        rates = {name: statistics.median(values) for name, values in wall.items()}
+        cpu_rates = {name: statistics.median(values) for name, values in cpu.items()}
+        sections.append({
+            "envs": count, "tokens_per_s": rates, "tokens_per_cpu_s": cpu_rates,
+            "ratio_to_batched_generate": {name: rate / rates[BATCHED] for name, rate in rates.items()},
+            "cpu_ratio_to_batched_generate": {name: rate / cpu_rates[BATCHED] for name, rate in cpu_rates.items()},
+            "greedy_tokens_match_generate": {name: out == outputs[BATCHED] for name, out in outputs.items()},
+            "first_call_s": first_call_s,
+            "new_tokens_produced": sum(len(row) for row in outputs[BATCHED]),
+        })
+    profiled = min(envs, key=lambda count: abs(count - 8))
+    return {"by_envs": sections, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens, "repeats": repeats,
+            "threads": torch.get_num_threads(),
+            "decode_step_profile": decode_step_profile(model, tokenizer, prompts_for(tokenizer, profiled,
+                                                                                     prompt_tokens))}
+
+
+def decode_step_profile(model, tokenizer, prompts: list[list[int]], steps: int = 20, top: int = 12) -> dict:
+    """Where one decode step of our sampler (static cache, eager) spends its time: `torch.profiler` over `steps`
+    steps after the prefill, the `top` operators by self CPU time (ms per step, share, calls per step); the
+    step's matmul FLOPs (2 x matmul parameters x rows; attention left out) and the FLOP/s that makes, beside a
+    1024-square fp32 matmul's FLOP/s on the same threads (what the arithmetic alone would allow)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from agile_train.generation import DecodeStep, left_pad, static_cache
+
+    step = DecodeStep(model)
+    ids, mask = left_pad(prompts, tokenizer.pad_token_id, torch.device("cpu"))
+    width, rows = ids.shape[1], len(prompts)
+    cache = static_cache(model, width + steps + 1)
+    mask = torch.cat([mask, mask.new_zeros((rows, steps + 1))], dim=1)
+    positions = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
+                       **{step.cache_argument: cache}).logits[:, -1]
+        position = positions[:, -1:] + 1
+        with profile(activities=[ProfilerActivity.CPU]) as profiler:
+            began = time.perf_counter()
+            for written in range(width, width + steps):
+                mask[:, written] = 1
+                logits = step(logits.argmax(-1)[:, None], mask, position, cache)
+                position = position + 1
+            seconds = (time.perf_counter() - began) / steps
+        square = torch.randn(1024, 1024)
+        square @ square
+        began = time.perf_counter()
+        for _ in range(5):
+            square @ square
+        matmul_flops = 5 * 2 * 1024**3 / (time.perf_counter() - began)
+    events = profiler.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    ops = [{"op": event.key, "self_ms_per_step": event.self_cpu_time_total / 1000 / steps,
+            "share": event.self_cpu_time_total / total, "calls_per_step": event.count / steps}
+           for event in sorted(events, key=lambda event: -event.self_cpu_time_total)[:top]]
+    weights = sum(module.weight.numel() for module in model.modules() if isinstance(module, torch.nn.Linear))
+    step_flops = 2 * weights * rows
+    return {"envs": rows, "steps": steps, "step_ms": 1000 * seconds, "step_ms_profiled": total / 1000 / steps,
+            "top_ops": ops, "step_matmul_gflop": step_flops / 1e9, "step_gflops_per_s": step_flops / seconds / 1e9,
+            "large_matmul_gflops_per_s": matmul_flops / 1e9}
 
 
 def _update_case(args: tuple) -> dict:
@@ -288,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="", help="HF folder or hub name; default: a 4-layer 256-wide tiny Llama")
     parser.add_argument("--envs", type=int, default=8)
+    parser.add_argument("--rollout-envs", type=int, nargs="+", default=[1, 8, 32],
+                        help="env copies (prompts) per rollout measurement")
+    parser.add_argument("--compile-step", default="on", choices=["on", "off"],
+                        help="also time our sampler with its decode step compiled (torch.compile)")
     parser.add_argument("--prompt-tokens", type=int, default=256)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
@@ -309,8 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         needs_model = {"rollout", "update"} & set(args.sections)
         model_path = (args.model or tiny_model(Path(scratch) / "tiny")) if needs_model else ""
         if "rollout" in args.sections:
-            report["rollout"] = rollout_benchmark(model_path, args.envs, args.prompt_tokens, args.new_tokens,
-                                                  args.repeats)
+            report["rollout"] = rollout_benchmark(model_path, args.rollout_envs, args.prompt_tokens, args.new_tokens,
+                                                  args.repeats, args.compile_step == "on")
             print_rollout(report["rollout"], args)
         if "update" in args.sections:
             report["update"] = update_benchmark(model_path, args.prompt_tokens, args.new_tokens, args.repeats)
@@ -351,15 +448,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_rollout(rollout: dict, args) -> None:
-    """Print `rollout_benchmark`'s result to stdout: a heading, a markdown table of new tokens per second
-    by variant and the speed ratios; `args` supplies the settings shown in the heading."""
-    print(f"\nRollout, {args.envs} envs x {args.prompt_tokens}-token prompts, up to {args.new_tokens} new tokens, "
-          f"greedy ({rollout['new_tokens_produced']} produced; median of {args.repeats}):")
-    rates = [{"variant": name, "tokens_per_s": rate} for name, rate in rollout["tokens_per_s"].items()]
-    print(markdown_table(rates, {"variant": "variant", "new tokens/s": lambda row: f"{row['tokens_per_s']:.0f}"}))
-    print(f"ours / one-at-a-time: {rollout['ratio_vs_one_at_a_time']:.2f}x; ours / batched generate: "
-          f"{rollout['ratio_vs_batched_generate']:.2f}x; "
-          f"greedy tokens equal: {rollout['greedy_tokens_match_generate']}")
+    """Print `rollout_benchmark`'s result to stdout: per env count, new tokens per wall and per CPU second by
+    variant with the ratios to batched `generate`, first-call seconds and token equality; then the decode-step
+    profile."""
+    print(f"\nRollout, {args.prompt_tokens}-token prompts, up to {args.new_tokens} new tokens, greedy, "
+          f"{rollout['threads']} threads (median of {args.repeats}, variants interleaved):")
+    rows = [{"envs": section["envs"], "variant": name, "rate": rate, "cpu": section["tokens_per_cpu_s"][name],
+             "ratio": section["ratio_to_batched_generate"][name],
+             "cpu_ratio": section["cpu_ratio_to_batched_generate"][name],
+             "first": section["first_call_s"][name], "equal": section["greedy_tokens_match_generate"][name]}
+            for section in rollout["by_envs"] for name, rate in section["tokens_per_s"].items()]
+    print(markdown_table(rows, {
+        "envs": "envs", "variant": "variant", "new tokens/s": lambda row: f"{row['rate']:.0f}",
+        "/ batched generate": lambda row: f"{row['ratio']:.2f}x",
+        "new tokens per CPU s": lambda row: f"{row['cpu']:.0f}",
+        "/ batched generate (CPU s)": lambda row: f"{row['cpu_ratio']:.2f}x",
+        "first call s": lambda row: f"{row['first']:.1f}", "tokens = generate's": "equal",
+    }))
+    profile = rollout["decode_step_profile"]
+    print(f"\nOne decode step of our sampler (static cache, eager), {profile['envs']} rows: "
+          f"{profile['step_ms']:.2f} ms "
+          f"({profile['step_ms_profiled']:.2f} ms of operator self time under the profiler); matmuls "
+          f"{profile['step_matmul_gflop']:.3f} GFLOP = {profile['step_gflops_per_s']:.1f} GFLOP/s, against "
+          f"{profile['large_matmul_gflops_per_s']:.0f} GFLOP/s in a 1024-square matmul:")
+    print(markdown_table(profile["top_ops"], {
+        "operator": "op", "self ms per step": lambda row: f"{row['self_ms_per_step']:.3f}",
+        "share": lambda row: f"{100 * row['share']:.1f}%", "calls per step": lambda row: f"{row['calls_per_step']:.0f}",
+    }))
 
 
 def print_update(update: list[dict], args) -> None:
