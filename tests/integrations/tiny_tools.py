@@ -19,7 +19,7 @@ ENV_ID = "agile/MedMCQA-v2"
 ENV_KWARGS = {"max_questions": 1}
 CHAT_TOKENS = ("<|im_start|>", "<|im_end|>")
 WARMUP_FORMAT = 1  # bump when the warm-up changes (the transcripts are part of the key)
-SESSIONS, STEPS, LEARNING_RATE = 48, 120, 3e-3
+SESSIONS, STEPS, LEARNING_RATE = 48, 90, 3e-3
 
 
 def listed(factory: type) -> list[str]:
