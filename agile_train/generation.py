@@ -172,9 +172,9 @@ class DecodeStep:
     def __init__(self, model: torch.nn.Module, compile: bool = False, length_bucket: int = 256) -> None:
         self.model, self.compiled, self.length_bucket = model, compile, length_bucket
         self.cache_argument = _cache_argument(model)
-        self._forward = self._eager
+        self._forward, on_cuda = self._eager, next(model.parameters()).device.type == "cuda"
+        self._graphs = compile and on_cuda
         if compile:
-            on_cuda = next(model.parameters()).device.type == "cuda"
             # dynamic=None: the first shape compiles static, a second one recompiles with its sizes symbolic, so
             # later batch sizes and cache lengths reuse that graph (CUDA graphs still record per shape).
             self._forward = torch.compile(self._eager, dynamic=None, mode="reduce-overhead" if on_cuda else None)
@@ -186,6 +186,9 @@ class DecodeStep:
 
     def __call__(self, tokens: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                  cache) -> torch.Tensor:
+        if self._graphs:
+            # Each step is a new CUDA-graph replay: the last step's logits (already consumed) may be overwritten.
+            torch.compiler.cudagraph_mark_step_begin()
         return self._forward(tokens, attention_mask, position_ids, cache)
 
     def cache_length(self, needed: int) -> int:

@@ -98,11 +98,11 @@ def _timed(run, device: torch.device) -> tuple[float, object]:
     return time.perf_counter() - began, result
 
 
-def rollout_section(model, device, envs: int, prompt_tokens: int, new_tokens: int, repeats: int,
-                    compile_step: bool) -> dict:
+def rollout_section(model, device, envs: int, prompt_tokens: int, new_tokens: int, repeats: int, compiled) -> dict:
     """New tokens/s per variant for `envs` random prompts (median of `repeats` after a warm-up), first-call
     seconds per variant (compile included where there is one) and whether greedy tokens equal batched
-    `generate`'s (bf16 kernels may pick another argmax on near-ties, so this is reported, not required)."""
+    `generate`'s (bf16 kernels may pick another argmax on near-ties, so this is reported, not required).
+    `compiled`: our compiled `DecodeStep` (one for every section, so it compiles once), or None."""
     from agile_train.generation import DecodeStep, Sampling, left_pad, sample_actions
 
     generator = torch.Generator().manual_seed(envs)
@@ -117,7 +117,7 @@ def rollout_section(model, device, envs: int, prompt_tokens: int, new_tokens: in
                              pad_token_id=0, **extra)
         return out[:, ids.shape[1]:].tolist()
 
-    eager, compiled = DecodeStep(model), DecodeStep(model, compile=True) if compile_step else None
+    eager = DecodeStep(model)
     variants = {
         "agile_train sampler, static cache": lambda: sample_actions(model, IdsOnly, prompts, sampling, device,
                                                                     step=eager),
@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
                     "transformers": transformers.__version__, "rollout": [], "skipped": []}
     model = build_model(TINY if args.tiny else SMOLLM2_135M, device, dtype)
     compile_step = args.compile == "on" or (args.compile == "auto" and device.type == "cuda")
+    from agile_train.generation import DecodeStep
+
+    compiled = DecodeStep(model, compile=True) if compile_step else None
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
 
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             report["skipped"].append(f"rollout at {envs} envs (budget spent)")
             continue
         report["rollout"].append(rollout_section(model, device, envs, args.prompt_tokens, args.new_tokens,
-                                                 args.repeats, compile_step))
+                                                 args.repeats, compiled))
         save()
     save()
     print_report(report)
