@@ -17,6 +17,7 @@ Conventions, shared with scoring (`agile_train.buffer`) and the update, as TRL's
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -119,8 +120,16 @@ def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], 
     if static:
         # The mask spans the whole cache; a column turns on when the step writing there runs (rows write in step).
         attention_mask = torch.cat([attention_mask, attention_mask.new_zeros((len(prompts), length - width))], dim=1)
-    outputs = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True,
-                    logits_to_keep=1, **({step.cache_argument: cache} if static else {}))
+    try:
+        outputs = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                        use_cache=True, logits_to_keep=1, **({step.cache_argument: cache} if static else {}))
+    except (TypeError, AttributeError, NotImplementedError) as error:
+        if not static:
+            raise
+        # Remote-code and older models may not take a StaticCache; nothing is drawn yet, so retrying is exact.
+        warnings.warn(f"{type(model).__name__} cannot sample with a static KV cache ({error}); using a dynamic one",
+                      stacklevel=2)
+        return sample_actions(model, tokenizer, prompts, sampling, device, generator, logprobs, "dynamic", step)
     logits = outputs.logits[:, -1, :]
     cache = getattr(outputs, "cache", None) or getattr(outputs, "past_key_values", None)
     responses: list[list[int]] = [[] for _ in prompts]

@@ -113,3 +113,31 @@ def test_compiled_decode_step_gives_the_eager_greedy_tokens(toy_policy):
     assert step.cache_length(300) == 512 and step.leaves_batch(2, 4) and not step.leaves_batch(3, 4)
     compiled = sample_actions(policy.model, tokenizer, prompts, sampling, cpu, kv_cache="static", step=step)
     assert compiled == eager
+
+
+class _NoStaticCache(torch.nn.Module):
+    """A model that refuses a StaticCache, as some remote-code models do."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.config = inner, inner.config
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, **kwargs):
+        from transformers import StaticCache
+
+        if isinstance(cache, StaticCache):
+            raise TypeError("this model takes no StaticCache")
+        return self.inner(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=cache,
+                          **kwargs)
+
+
+def test_a_model_that_refuses_a_static_cache_samples_with_a_dynamic_one(toy_policy):
+    tokenizer, policy = toy_policy
+    prompts = _mixed_batch(tokenizer)
+    sampling = Sampling(6, 1.0)
+    expected = sample_actions(policy.model, tokenizer, prompts, sampling, torch.device("cpu"),
+                              torch.Generator().manual_seed(2), kv_cache="dynamic")
+    with pytest.warns(UserWarning, match="cannot sample with a static KV cache"):
+        got = sample_actions(_NoStaticCache(policy.model), tokenizer, prompts, sampling, torch.device("cpu"),
+                             torch.Generator().manual_seed(2))
+    assert got == expected
