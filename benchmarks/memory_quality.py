@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -282,9 +283,7 @@ def run(data_dir: Path | None, quick: bool, products: int, per_category: int, si
             "recall_at_1": paired_interval([float(r == 1.0) for r in ours], [float(r == 1.0) for r in base], seed),
         }
     similar = similarity_rules(paraphrases, lookalikes, seed, max_pairs=2000)
-    texts = [entry for history in histories for entry in history.entries] or [
-        f"{q.question} {q.gold_long}" for name in categories for q in load_category(root, "train", name).questions
-    ]
+    texts = _latency_texts(root, categories, histories)
     latency = time_retrievers(texts, sizes, queries, embed_max, seed)
     for name in RETRIEVER_NAMES:
         quality[name]["latency"] = latency[name]
@@ -327,6 +326,36 @@ def table(results: dict) -> str:
     return markdown_table(rows, columns)
 
 
+def _latency_texts(root: Path, categories: list[str], histories: list[ProductHistory]) -> list[str]:
+    """The memory entries the latency runs are built from: the quality run's, else every train question's."""
+    return [entry for history in histories for entry in history.entries] or [
+        f"{q.question} {q.gold_long}" for name in categories for q in load_category(root, "train", name).questions
+    ]
+
+
+def _retime(output: Path, data_dir: Path | None, args: argparse.Namespace) -> int:
+    """Replace the latency figures of the results saved at `output` with a new timing run of the same texts."""
+    if not output.is_file():
+        print(f"memory_quality: --sections latency needs an earlier run's {output}", file=sys.stderr)
+        return 2
+    results = json.loads(output.read_text())
+    settings = results["settings"]
+    root = data_dir or builtin_productqa_root()
+    histories, _, _ = build_queries(root, results["data"]["categories"], settings["products"],
+                                    settings["per_category"], settings["max_answer_repeats"], settings["seed"],
+                                    settings["max_position"])
+    texts = _latency_texts(root, results["data"]["categories"], histories)
+    sizes = args.sizes or settings["sizes"]
+    latency = time_retrievers(texts, sizes, args.queries or settings["queries"], args.embed_max, settings["seed"])
+    for name in RETRIEVER_NAMES:
+        results["retrievers"][name]["latency"] = latency[name]
+    results["machine"]["latency_load_average"] = os.getloadavg()
+    atomic_write(output, json.dumps(results, indent=2))
+    print(table(results))
+    print(f"wrote {output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: run, print the table, write the JSON. Returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -341,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only each product's first N questions (default: all; quick 40)")
     parser.add_argument("--embed-max", type=int, default=10000, help="distinct texts embedded for latency")
     parser.add_argument("--max-answer-repeats", type=int, default=3, help="see the module docstring")
+    parser.add_argument("--sections", nargs="+", choices=["quality", "latency"], default=["quality", "latency"],
+                        help="latency alone re-times the retrievers into an existing --output (a quieter machine)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="results/memory_quality.json", help="JSON file (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -349,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = task_data_dir("productqa", args.data_dir)
         if not data_dir.is_dir():
             parser.exit(2, f"memory_quality: no data folder at {args.data_dir}\n")
+    if "quality" not in args.sections:
+        return _retime(Path(args.output), data_dir, args)
     results = run(
         data_dir, args.quick,
         args.products or (8 if args.quick else 5),

@@ -34,3 +34,14 @@ def test_missing_data_folder_is_one_line_and_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--data-dir", str(tmp_path / "nowhere"), "--output", str(tmp_path / "x.json")])
     assert stop.value.code == 2 and "no data folder" in capsys.readouterr().err
+
+
+def test_latency_section_retimes_into_an_earlier_run(tmp_path):
+    output = tmp_path / "memory_quality.json"
+    assert main(["--sections", "latency", "--output", str(output)]) == 2  # nothing to re-time yet
+    assert main(["--quick", "--sizes", "200", "--queries", "2", "--output", str(output)]) == 0
+    before = json.loads(output.read_text())
+    assert main(["--quick", "--sections", "latency", "--sizes", "100", "--queries", "2", "--output", str(output)]) == 0
+    after = json.loads(output.read_text())
+    assert set(after["retrievers"]["dense"]["latency"]) == {"100"} and "latency_load_average" in after["machine"]
+    assert after["retrievers"]["bm25"]["mrr"] == before["retrievers"]["bm25"]["mrr"]
