@@ -158,6 +158,8 @@ def rollout_benchmark(model_path: str, envs: list[int], prompt_tokens: int, new_
             "first_call_s": first_call_s,
             "new_tokens_produced": sum(len(row) for row in outputs[BATCHED]),
         })
+        print(f"rollout at {count} envs measured: ours / batched generate {rates[OURS] / rates[BATCHED]:.2f}x "
+              f"(CPU s: {cpu_rates[OURS] / cpu_rates[BATCHED]:.2f}x)", flush=True)
     profiled = min(envs, key=lambda count: abs(count - 8))
     return {"by_envs": sections, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens, "repeats": repeats,
             "threads": torch.get_num_threads(),
@@ -166,10 +168,11 @@ def rollout_benchmark(model_path: str, envs: list[int], prompt_tokens: int, new_
 
 
 def decode_step_profile(model, tokenizer, prompts: list[list[int]], steps: int = 20, top: int = 12) -> dict:
-    """Where one decode step of our sampler (static cache, eager) spends its time: `torch.profiler` over `steps`
-    steps after the prefill, the `top` operators by self CPU time (ms per step, share, calls per step); the
-    step's matmul FLOPs (2 x matmul parameters x rows; attention left out) and the FLOP/s that makes, beside a
-    1024-square fp32 matmul's FLOP/s on the same threads (what the arithmetic alone would allow)."""
+    """Where one decode step of our sampler (static cache, eager) spends its time, beside the prefill's
+    milliseconds (one forward over every prompt, the same in every variant): `torch.profiler` over `steps`
+    steps, the `top` operators by self CPU time (ms per step, share, calls per step); the step's matmul FLOPs
+    (2 x matmul parameters x rows; attention left out) and the FLOP/s that makes, beside a 1024-square fp32
+    matmul's FLOP/s on the same threads (what the arithmetic alone would allow)."""
     from torch.profiler import ProfilerActivity, profile
 
     from agile_train.generation import DecodeStep, left_pad, static_cache
@@ -181,8 +184,10 @@ def decode_step_profile(model, tokenizer, prompts: list[list[int]], steps: int =
     mask = torch.cat([mask, mask.new_zeros((rows, steps + 1))], dim=1)
     positions = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
     with torch.no_grad():
+        began = time.perf_counter()
         logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1,
                        **{step.cache_argument: cache}).logits[:, -1]
+        prefill_s = time.perf_counter() - began
         position = positions[:, -1:] + 1
         with profile(activities=[ProfilerActivity.CPU]) as profiler:
             began = time.perf_counter()
@@ -204,7 +209,8 @@ def decode_step_profile(model, tokenizer, prompts: list[list[int]], steps: int =
            for event in sorted(events, key=lambda event: -event.self_cpu_time_total)[:top]]
     weights = sum(module.weight.numel() for module in model.modules() if isinstance(module, torch.nn.Linear))
     step_flops = 2 * weights * rows
-    return {"envs": rows, "steps": steps, "step_ms": 1000 * seconds, "step_ms_profiled": total / 1000 / steps,
+    return {"envs": rows, "steps": steps, "prefill_ms": 1000 * prefill_s, "step_ms": 1000 * seconds,
+            "step_ms_profiled": total / 1000 / steps,
             "top_ops": ops, "step_matmul_gflop": step_flops / 1e9, "step_gflops_per_s": step_flops / seconds / 1e9,
             "large_matmul_gflops_per_s": matmul_flops / 1e9}
 
@@ -466,8 +472,8 @@ def print_rollout(rollout: dict, args) -> None:
         "first call s": lambda row: f"{row['first']:.1f}", "tokens = generate's": "equal",
     }))
     profile = rollout["decode_step_profile"]
-    print(f"\nOne decode step of our sampler (static cache, eager), {profile['envs']} rows: "
-          f"{profile['step_ms']:.2f} ms "
+    print(f"\nPrefill of {profile['envs']} prompts {profile['prefill_ms']:.1f} ms; one decode step of our sampler "
+          f"(static cache, eager): {profile['step_ms']:.2f} ms "
           f"({profile['step_ms_profiled']:.2f} ms of operator self time under the profiler); matmuls "
           f"{profile['step_matmul_gflop']:.3f} GFLOP = {profile['step_gflops_per_s']:.1f} GFLOP/s, against "
           f"{profile['large_matmul_gflops_per_s']:.0f} GFLOP/s in a 1024-square matmul:")
