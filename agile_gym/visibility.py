@@ -205,10 +205,23 @@ def _share(asked: set[str], other: set[str]) -> float:
 
 
 def _names_one_option(text: str, options: Mapping[str, str]) -> bool:
+    """Whether exactly one option's text occurs in `text` at word boundaries, longest option first: an option
+    found only inside a longer option's occurrence ("2" inside "2.5") does not count."""
     normalized = normalize_answer(text)
-    named = [letter for letter, option in options.items()
-             if re.search(rf"(?<!\w){re.escape(normalize_answer(option))}(?!\w)", normalized)]
-    return len(named) == 1
+    taken = bytearray(len(normalized))
+    letters_of: dict[str, int] = {}
+    for option in options.values():
+        if option.strip():
+            letters_of[normalize_answer(option)] = letters_of.get(normalize_answer(option), 0) + 1
+    named = 0
+    for option in sorted(letters_of, key=len, reverse=True):
+        spans = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(option)}(?!\w)", normalized)]
+        free = [(a, b) for a, b in spans if not any(taken[a:b])]
+        if free:
+            named += letters_of[option]  # a text two options share names both: not one option
+            for a, b in free:
+                taken[a:b] = b"\x01" * (b - a)
+    return named == 1
 
 
 __all__ = ["Visibility", "answer_visible", "is_search_request", "judge", "prompt_view", "same_word"]

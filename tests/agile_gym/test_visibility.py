@@ -118,3 +118,13 @@ def test_builtin_data_named_explicitly_keeps_its_ground_truth():
     implicit.reset(seed=0)
     assert named.unwrapped.expert().answer_visible is not None
     assert named.unwrapped.expert().answer_visible == implicit.unwrapped.expert().answer_visible
+
+
+def test_an_option_text_inside_a_longer_one_is_not_a_second_option():
+    from agile_gym.visibility import _names_one_option
+
+    options = {"A": "2", "B": "2.5", "C": "3", "D": "Vitamin C"}
+    assert _names_one_option("The dose is D) 2.5 mg daily", options)  # "2" only inside "2.5"
+    assert not _names_one_option("either 2 or 3", options)
+    assert _names_one_option("Vitamin C deficiency", options)  # "C" alone is not an option text here
+    assert not _names_one_option("2", {"A": "2", "B": "2", "C": "3"})  # a text two options share
