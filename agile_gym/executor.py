@@ -287,7 +287,7 @@ class AgileEnv(gym.Env[str, str]):
             raise ValueError(f"memory_token_budget must be >= 0 or None, got {memory_token_budget}")
         self.memory_token_budget = memory_token_budget
         self._count_tokens = make_token_counter(token_counter)
-        self._embedding_similarity = retriever in EMBEDDING_RETRIEVERS
+        self._embedding_similarity = isinstance(retriever, str) and retriever in EMBEDDING_RETRIEVERS
         self.advice_cost = check_advice_cost(advice_cost)
         self.use_memory, self.use_reflection, self.use_advice = memory, reflection, advice
         self.use_tools = tools and self.has_tools

@@ -33,6 +33,16 @@ def word_set(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
 
 
+def _counts_by_scope(texts: Sequence[str], scopes: Sequence[str]):
+    """Zeroed (later, earlier) count arrays and the positions of each scope, in session order."""
+    if len(texts) != len(scopes):
+        raise ValueError(f"texts and scopes must have the same length, got {len(texts)} and {len(scopes)}")
+    by_scope: dict[str, list[int]] = {}
+    for position, scope in enumerate(scopes):
+        by_scope.setdefault(scope, []).append(position)
+    return np.zeros(len(texts), dtype=np.int64), np.zeros(len(texts), dtype=np.int64), by_scope
+
+
 def similarity_counts(texts: Sequence[str], scopes: Sequence[str], threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Per position i: (later[i], earlier[i]), how many questions after and before i are similar to it.
 
@@ -40,12 +50,7 @@ def similarity_counts(texts: Sequence[str], scopes: Sequence[str], threshold: fl
     Returns two int64 arrays of `len(texts)`; a question whose text has no words gets (0, 0). An inverted index
     per scope keeps this near-linear in practice instead of comparing all pairs.
     """
-    if len(texts) != len(scopes):
-        raise ValueError(f"texts and scopes must have the same length, got {len(texts)} and {len(scopes)}")
-    later, earlier = np.zeros(len(texts), dtype=np.int64), np.zeros(len(texts), dtype=np.int64)
-    by_scope: dict[str, list[int]] = {}
-    for position, scope in enumerate(scopes):
-        by_scope.setdefault(scope, []).append(position)
+    later, earlier, by_scope = _counts_by_scope(texts, scopes)
     for positions in by_scope.values():
         word_sets = [word_set(texts[p]) for p in positions]
         postings: dict[str, list[int]] = {}
@@ -72,12 +77,7 @@ def embedding_similarity_counts(
     """As `similarity_counts`, with similar meaning a cosine similarity of at least `threshold` between the
     texts' sentence embeddings (`model`, embedded in batches and cached: `agile_gym.memory.embeddings`).
     One `[n, n]` matrix product per scope."""
-    if len(texts) != len(scopes):
-        raise ValueError(f"texts and scopes must have the same length, got {len(texts)} and {len(scopes)}")
-    later, earlier = np.zeros(len(texts), dtype=np.int64), np.zeros(len(texts), dtype=np.int64)
-    by_scope: dict[str, list[int]] = {}
-    for position, scope in enumerate(scopes):
-        by_scope.setdefault(scope, []).append(position)
+    later, earlier, by_scope = _counts_by_scope(texts, scopes)
     encoder = shared_encoder(model)
     for positions in by_scope.values():
         vectors = encoder.encode([texts[p] for p in positions])
