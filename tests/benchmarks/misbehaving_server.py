@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.benchmarks.chat_server import LoopbackServer
 
 # behaviour -> what it sends (tests/benchmarks/test_openai_agent.py says what the agent must make of each)
 BEHAVIOURS = {
@@ -63,7 +65,7 @@ def refused_port() -> int:
         return probe.getsockname()[1]
 
 
-class MisbehavingServer:
+class MisbehavingServer(LoopbackServer):
     def __init__(self, behaviour: str, when: str | None = None, times: int | None = None,
                  trickle_s: float = 1.0) -> None:
         if behaviour not in BEHAVIOURS:
@@ -168,20 +170,8 @@ class MisbehavingServer:
                 self._head(status, len(data), content_type, headers)
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        # A short poll interval: shutdown() waits one (the default 0.5 s would be most of each test).
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> MisbehavingServer:
-        self.thread.start()
-        return self
+        self._serve(Handler)
 
     def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.stop.set()  # ends trickling replies before the server waits for them
+        super().__exit__(*exc)
