@@ -90,13 +90,40 @@ def choose_tokens(logits: torch.Tensor, sampling: Sampling, generator: torch.Gen
 
 
 KV_CACHES = ("static", "dynamic")
+SHARE_PREFIX_TOKENS = 32  # prompts sharing this many leading ids share one prefill of their common prefix
+
+
+def prefix_groups(prompts: list[list[int]], min_tokens: int) -> list[tuple[list[int], int]]:
+    """Rows whose prompts start with the same `min_tokens` ids, as (rows, shared length) for each group of at least
+    two rows: the group's longest common prefix, kept one id short of its shortest prompt (each row needs one id of
+    its own for the prefill to give its next-token logits). Empty when `min_tokens` is 0 or no two prompts share a
+    start."""
+    if min_tokens <= 0:
+        return []
+    by_start: dict[tuple[int, ...], list[int]] = {}
+    for row, prompt in enumerate(prompts):
+        if len(prompt) > min_tokens:
+            by_start.setdefault(tuple(prompt[:min_tokens]), []).append(row)
+    groups = []
+    for rows in by_start.values():
+        if len(rows) < 2:
+            continue
+        members = [prompts[row] for row in rows]
+        common = min(len(prompt) for prompt in members) - 1
+        for index in range(min_tokens, common):
+            token = members[0][index]
+            if any(prompt[index] != token for prompt in members):
+                common = index
+                break
+        groups.append((rows, common))
+    return groups
 
 
 @torch.no_grad()
 def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], sampling: Sampling,
                    device: torch.device, generator: torch.Generator | None = None,
                    logprobs: list[list[float]] | None = None, kv_cache: str = "static",
-                   step: DecodeStep | None = None) -> list[list[int]]:
+                   step: DecodeStep | None = None, share_prefix: int = SHARE_PREFIX_TOKENS) -> list[list[int]]:
     """Continue every prompt until an end id, a stop string or `max_new_tokens`; the sampled ids of each row (the
     id that ended it included). `logprobs`, when a list, receives per row the log-probability of each sampled
     token under the distribution it was drawn from (tempered, untruncated: see the module docstring).
@@ -105,22 +132,43 @@ def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], 
     writes each step in place (transformers' `StaticCache`); "dynamic" grows the cache by concatenation every
     step, which copies it whole each time. Both give the same tokens. A model whose cache cannot be static falls
     back to "dynamic". `step`: the forward of one decode step (`DecodeStep`, possibly compiled); default eager.
-    ValueError for another `kv_cache`."""
+
+    `share_prefix` (tokens; 0 turns it off): with the static cache, prompts that start with the same
+    `share_prefix` ids are a group whose longest common prefix is run once, at batch 1, and its keys and values are
+    copied to every row of the group (`prefix_groups`); only the rest of each prompt runs batched. Env copies of
+    one task share their instructions and table schema (about 70% of a first ProductQA or MedMCQA prompt), and
+    GRPO-style groups share the whole prompt. When no two prompts share that many ids, the prefill is the plain
+    batched one. Greedy tokens are those of the plain prefill up to fp32 rounding of the different matmul shapes
+    (tested equal to batched `generate`). ValueError for another `kv_cache`."""
     if kv_cache not in KV_CACHES:
         raise ValueError(f"kv_cache must be one of {KV_CACHES}, got {kv_cache!r}")
     eos = set(sampling.end_ids) or set(end_token_ids(model, tokenizer))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos), 0)
-    input_ids, attention_mask = left_pad(prompts, pad_id, device)
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     step = step or DecodeStep(model)
-    width, end = input_ids.shape[1], input_ids.shape[1] + sampling.max_new_tokens
+    groups = prefix_groups(prompts, share_prefix) if kv_cache == "static" else []
+    shared = [0] * len(prompts)  # per row, how many leading ids come from its group's shared prefix
+    for rows, length in groups:
+        for row in rows:
+            shared[row] = length
+    head = max(shared)  # prefix columns [0, head): each row's shared prefix ends at column `head`
+    input_ids, attention_mask = left_pad([prompt[cut:] for prompt, cut in zip(prompts, shared)], pad_id, device)
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0) + torch.tensor(shared, device=device)[:, None]
+    width = head + input_ids.shape[1]
+    end = width + sampling.max_new_tokens
     length = step.cache_length(end)
     cache = static_cache(model, length) if kv_cache == "static" else None
     static = cache is not None
     if static:
         # The mask spans the whole cache; a column turns on when the step writing there runs (rows write in step).
-        attention_mask = torch.cat([attention_mask, attention_mask.new_zeros((len(prompts), length - width))], dim=1)
+        attention_mask = torch.cat([attention_mask.new_zeros((len(prompts), head)), attention_mask,
+                                    attention_mask.new_zeros((len(prompts), length - width))], dim=1)
     try:
+        if groups and static and not _fill_prefixes(model, step, cache, prompts, groups, head, attention_mask,
+                                                    device):
+            groups = []  # this cache cannot take copied prefixes: plain batched prefill below
+        if static and not groups and head:
+            return sample_actions(model, tokenizer, prompts, sampling, device, generator, logprobs, kv_cache, step,
+                                  share_prefix=0)
         outputs = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                         use_cache=True, logits_to_keep=1, **({step.cache_argument: cache} if static else {}))
     except (TypeError, AttributeError, NotImplementedError) as error:
@@ -223,6 +271,40 @@ def static_cache(model: torch.nn.Module, length: int):
         return StaticCache(config=base.config, max_cache_len=length)
     except (ImportError, TypeError, ValueError, AttributeError, NotImplementedError):
         return None
+
+
+def _fill_prefixes(model: torch.nn.Module, step: DecodeStep, cache, prompts: list[list[int]],
+                   groups: list[tuple[list[int], int]], head: int, attention_mask: torch.Tensor,
+                   device: torch.device) -> bool:
+    """Run each group's shared prefix once (batch 1, its own dynamic cache) and copy its keys and values into the
+    static `cache` at columns [head - length, head) of every row of the group, turning those mask columns on;
+    the cache then stands at `head` written columns. False when the cache's layers are not plain full-attention
+    static layers (sliding windows keep another layout) or the prefix's cache has other layers; the caller then
+    starts over with a fresh cache and the plain batched prefill."""
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer).__name__ != "StaticLayer" for layer in layers):
+        return False
+    rows_total = attention_mask.shape[0]
+    for rows, length in groups:
+        ids = torch.tensor([prompts[rows[0]][:length]], device=device)
+        positions = torch.arange(length, device=device)[None, :]
+        outputs = model(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=positions, use_cache=True,
+                        logits_to_keep=1)
+        prefix = getattr(outputs, "cache", None) or getattr(outputs, "past_key_values", None)
+        prefix_layers = getattr(prefix, "layers", None)
+        if prefix_layers is None or len(prefix_layers) != len(layers):
+            return False
+        index = torch.tensor(rows, device=device)
+        for layer, source in zip(layers, prefix_layers):
+            if not getattr(layer, "is_initialized", False):
+                layer.lazy_initialization(source.keys.expand(rows_total, -1, -1, -1),
+                                          source.values.expand(rows_total, -1, -1, -1))
+            layer.keys[index, :, head - length:head] = source.keys[0]
+            layer.values[index, :, head - length:head] = source.values[0]
+        attention_mask[index, head - length:head] = 1
+    for layer in layers:
+        layer.cumulative_length.fill_(head)
+    return True
 
 
 def _select_rows(cache, keep: list[int], device: torch.device, static: bool) -> bool:

@@ -7,8 +7,9 @@
 Made to run in under 4 minutes on a machine that reaches no registry: the model is SmolLM2-135M's architecture
 built from its config (`SMOLLM2_135M`) with random bf16 weights (speed does not depend on the weights, and the
 real weights are too large to send); only that machine's torch and transformers and this project's pure-Python
-code are used. No tokenizer either: prompts are random ids and no end id is set, so every row writes exactly
-`--new-tokens` tokens in every variant (greedy), and tokens/s compare like for like.
+code are used. No tokenizer either: prompts are random ids (the first 70% of each shared by all, as env copies
+share their instructions) and no end id is set, so every row writes exactly `--new-tokens` tokens in every
+variant (greedy), and tokens/s compare like for like.
 
 Measured, each a median of `--repeats` runs after one warm-up:
 - rollout tokens/s at each `--envs` count: our sampler (static KV cache; and its decode step compiled, CUDA graphs
@@ -98,15 +99,21 @@ def _timed(run, device: torch.device) -> tuple[float, object]:
     return time.perf_counter() - began, result
 
 
+SHARED_FRACTION = 0.7  # of a first ProductQA / MedMCQA prompt, the instructions and schema every copy shares
+
+
 def rollout_section(model, device, envs: int, prompt_tokens: int, new_tokens: int, repeats: int, compiled) -> dict:
-    """New tokens/s per variant for `envs` random prompts (median of `repeats` after a warm-up), first-call
+    """New tokens/s per variant for `envs` random prompts whose first `SHARED_FRACTION` of ids are the same in
+    every prompt, as env copies share their instructions (median of `repeats` after a warm-up), first-call
     seconds per variant (compile included where there is one) and whether greedy tokens equal batched
     `generate`'s (bf16 kernels may pick another argmax on near-ties, so this is reported, not required).
     `compiled`: our compiled `DecodeStep` (one for every section, so it compiles once), or None."""
     from agile_train.generation import DecodeStep, Sampling, left_pad, sample_actions
 
     generator = torch.Generator().manual_seed(envs)
-    prompts = [torch.randint(1, model.config.vocab_size, (prompt_tokens,), generator=generator).tolist()
+    shared = int(SHARED_FRACTION * prompt_tokens)
+    head = torch.randint(1, model.config.vocab_size, (shared,), generator=generator).tolist()
+    prompts = [head + torch.randint(1, model.config.vocab_size, (prompt_tokens - shared,), generator=generator).tolist()
                for _ in range(envs)]
     sampling = Sampling(new_tokens, 0.0, end_ids=(-1,))  # -1: no id ends a row
 
@@ -121,6 +128,8 @@ def rollout_section(model, device, envs: int, prompt_tokens: int, new_tokens: in
     variants = {
         "agile_train sampler, static cache": lambda: sample_actions(model, IdsOnly, prompts, sampling, device,
                                                                     step=eager),
+        "agile_train sampler, static cache, no shared prefix": lambda: sample_actions(
+            model, IdsOnly, prompts, sampling, device, step=eager, share_prefix=0),
         "agile_train sampler, dynamic cache": lambda: sample_actions(model, IdsOnly, prompts, sampling, device,
                                                                      kv_cache="dynamic", step=eager),
         "generate, batched": generate,
@@ -139,7 +148,8 @@ def rollout_section(model, device, envs: int, prompt_tokens: int, new_tokens: in
                 rates[name].append(envs * new_tokens / seconds)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     reference = outputs["generate, batched"]
-    return {"envs": envs, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens, "tokens_per_s": medians,
+    return {"envs": envs, "prompt_tokens": prompt_tokens, "shared_prefix_tokens": shared, "new_tokens": new_tokens,
+            "tokens_per_s": medians,
             "first_call_s": first_call_s,
             "ratio_to_batched_generate": {name: rate / medians["generate, batched"] for name, rate in medians.items()},
             "greedy_tokens_equal_generate": {name: out == reference for name, out in outputs.items()}}

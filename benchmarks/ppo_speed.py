@@ -3,10 +3,12 @@
     python -m benchmarks.ppo_speed                   # tiny Llama (4 layers, 256 wide); writes results/ppo_speed.json
     python -m benchmarks.ppo_speed --model ./some-hf-folder --repeats 3
 
-Rollout: the same 8 prompts (256 tokens each) and sampling settings through (a) `generate` one env at a time,
-as LlamaGym-style loops do, (b) batched `generate`, and (c) our batched sampler (`agile_train.generation`).
-Greedy decoding, so all three produce the same tokens (compared token for token); the three are interleaved
-within each repeat and medians reported, because this machine's speed drifts. Update: one PPO minibatch
+Rollout: the same prompts and sampling settings through `generate` one env at a time (as LlamaGym-style loops
+do), batched `generate` (dynamic and static cache) and our batched sampler (`agile_train.generation`: dynamic
+cache, static cache, shared prefixes, compiled step), on two prompt kinds: random ids (nothing shared) and the
+first observations of env copies (which share their instructions). Greedy decoding, so every variant produces
+the same tokens (compared token for token); variants are interleaved within each repeat and medians reported,
+because this machine's speed drifts. Update: one PPO minibatch
 (forward, backward, optimizer step) at batch sizes 1/4/16, LoRA vs full fine-tuning, each case in a fresh
 process so its peak memory (max RSS) is its own.
 
@@ -53,6 +55,27 @@ def prompts_for(tokenizer, count: int, length: int, seed: int = 0) -> list[list[
     return [torch.randint(low, len(tokenizer), (length,), generator=generator).tolist() for _ in range(count)]
 
 
+ROLLOUT_PROMPTS = ("random", "env")
+
+
+def env_prompts(tokenizer, count: int, env_id: str = "agile/ProductQA-v2") -> list[list[int]]:
+    """The first observations of `count` copies of `env_id` (built-in data, `shuffle=True`, seeds 0..count-1, as
+    the trainer resets its copies), each tokenized whole with a newline as the trainer's prompt encoder does
+    without a chat template. The copies share their instructions and table schema and differ in product and
+    question, as a rollout's copies do."""
+    import gymnasium as gym
+
+    import agile_gym  # noqa: F401  (registers the agile/ ids)
+
+    prompts = []
+    for seed in range(count):
+        env = gym.make(env_id, shuffle=True)
+        observation, _ = env.reset(seed=seed)
+        env.close()
+        prompts.append(tokenizer(observation + "\n").input_ids)
+    return prompts
+
+
 def _generate(model, tokenizer, prompts, new_tokens, batched: bool, greedy: bool) -> tuple[int, list[list[int]]]:
     from agile_train.generation import left_pad
 
@@ -70,12 +93,14 @@ def _generate(model, tokenizer, prompts, new_tokens, batched: bool, greedy: bool
     return produced, outputs
 
 
-def _ours(model, tokenizer, prompts, new_tokens, greedy: bool, kv_cache: str = "static", step=None
-          ) -> tuple[int, list[list[int]]]:
-    from agile_train.generation import Sampling, sample_actions
+def _ours(model, tokenizer, prompts, new_tokens, greedy: bool, kv_cache: str = "static", step=None,
+          share_prefix: int | None = None) -> tuple[int, list[list[int]]]:
+    from agile_train.generation import SHARE_PREFIX_TOKENS, Sampling, sample_actions
 
+    share = SHARE_PREFIX_TOKENS if share_prefix is None else share_prefix
     rows = sample_actions(model, tokenizer, prompts, Sampling(new_tokens, 0.0 if greedy else 1.0),
-                          torch.device("cpu"), torch.Generator().manual_seed(0), kv_cache=kv_cache, step=step)
+                          torch.device("cpu"), torch.Generator().manual_seed(0), kv_cache=kv_cache, step=step,
+                          share_prefix=share)
     return sum(len(r) for r in rows), rows
 
 
@@ -91,7 +116,8 @@ def _generate_static(model, tokenizer, prompts, new_tokens) -> tuple[int, list[l
     return sum(len(r) for r in rows), rows
 
 
-OURS = "agile_train sampler, static cache"
+OURS = "agile_train sampler (static cache, shared prefixes)"
+NO_SHARING = "agile_train sampler, static cache, no shared prefix"
 BATCHED = "generate, batched"
 
 
@@ -105,6 +131,7 @@ def _rollout_variants(model, tokenizer, prompts, new_tokens, compiled) -> dict:
         "generate, static cache": lambda: _generate_static(model, tokenizer, prompts, new_tokens),
         "agile_train sampler, dynamic cache (before)": lambda: _ours(model, tokenizer, prompts, new_tokens, True,
                                                                      "dynamic"),
+        NO_SHARING: lambda: _ours(model, tokenizer, prompts, new_tokens, True, share_prefix=0),
         OURS: lambda: _ours(model, tokenizer, prompts, new_tokens, True),
     }
     if compiled is not None:
@@ -114,24 +141,26 @@ def _rollout_variants(model, tokenizer, prompts, new_tokens, compiled) -> dict:
 
 
 def rollout_benchmark(model_path: str, envs: list[int], prompt_tokens: int, new_tokens: int, repeats: int,
-                      compile_step: bool = True) -> dict:
-    """Generation speed for each count in `envs` of prompts of `prompt_tokens` tokens, up to `new_tokens` new
-    tokens, greedy, every variant in the same process and interleaved within each repeat. Per count: new tokens
+                      compile_step: bool = True, kinds: tuple[str, ...] = ROLLOUT_PROMPTS) -> dict:
+    """Generation speed for each prompt kind in `kinds` and count in `envs`, up to `new_tokens` new tokens,
+    greedy, every variant in the same process and interleaved within each repeat. Kinds: "random", prompts of
+    `prompt_tokens` random ids (nothing shared: the worst case for shared prefixes); "env", the first
+    observations of env copies (`env_prompts`, which share about 70% of their ids). Per kind and count: new tokens
     per wall second and per CPU second of this process (`time.process_time`, less sensitive to other processes
     on the machine), medians of `repeats`; each variant's ratios to batched `generate`; whether its tokens equal
     batched `generate`'s; and the first call's seconds (the compiled step's compile time is in it). Also the
     profile of one decode step of our sampler (`decode_step_profile`) at the count nearest 8."""
     from transformers import AutoModelForCausalLM
 
-    from agile_train.generation import DecodeStep
+    from agile_train.generation import SHARE_PREFIX_TOKENS, DecodeStep, prefix_groups
     from agile_train.models import load_tokenizer
 
     tokenizer = load_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path).eval()
     compiled = DecodeStep(model, compile=True) if compile_step else None
     sections = []
-    for count in envs:
-        prompts = prompts_for(tokenizer, count, prompt_tokens)
+    for kind, count in [(kind, count) for kind in kinds for count in envs]:
+        prompts = prompts_for(tokenizer, count, prompt_tokens) if kind == "random" else env_prompts(tokenizer, count)
         variants = _rollout_variants(model, tokenizer, prompts, new_tokens, compiled)
         wall: dict[str, list[float]] = {name: [] for name in variants}
         cpu: dict[str, list[float]] = {name: [] for name in variants}
@@ -151,14 +180,18 @@ def rollout_benchmark(model_path: str, envs: list[int], prompt_tokens: int, new_
         rates = {name: statistics.median(values) for name, values in wall.items()}
         cpu_rates = {name: statistics.median(values) for name, values in cpu.items()}
         sections.append({
-            "envs": count, "tokens_per_s": rates, "tokens_per_cpu_s": cpu_rates,
+            "prompts": kind, "envs": count, "prompt_tokens_mean": sum(map(len, prompts)) / len(prompts),
+            "shared_prefix_tokens": sum(length * len(rows) for rows, length in prefix_groups(
+                prompts, SHARE_PREFIX_TOKENS)) / len(prompts),
+            "tokens_per_s": rates, "tokens_per_cpu_s": cpu_rates,
             "ratio_to_batched_generate": {name: rate / rates[BATCHED] for name, rate in rates.items()},
             "cpu_ratio_to_batched_generate": {name: rate / cpu_rates[BATCHED] for name, rate in cpu_rates.items()},
             "greedy_tokens_match_generate": {name: out == outputs[BATCHED] for name, out in outputs.items()},
             "first_call_s": first_call_s,
             "new_tokens_produced": sum(len(row) for row in outputs[BATCHED]),
         })
-        print(f"rollout at {count} envs measured: ours / batched generate {rates[OURS] / rates[BATCHED]:.2f}x "
+        print(f"rollout, {kind} prompts, {count} envs measured: ours / batched generate "
+              f"{rates[OURS] / rates[BATCHED]:.2f}x "
               f"(CPU s: {cpu_rates[OURS] / cpu_rates[BATCHED]:.2f}x)", flush=True)
     profiled = min(envs, key=lambda count: abs(count - 8))
     return {"by_envs": sections, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens, "repeats": repeats,
@@ -391,7 +424,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="env copies (prompts) per rollout measurement")
     parser.add_argument("--compile-step", default="on", choices=["on", "off"],
                         help="also time our sampler with its decode step compiled (torch.compile)")
-    parser.add_argument("--prompt-tokens", type=int, default=256)
+    parser.add_argument("--prompt-tokens", type=int, default=256, help="length of the random rollout prompts")
+    parser.add_argument("--rollout-prompts", nargs="+", default=list(ROLLOUT_PROMPTS), choices=ROLLOUT_PROMPTS,
+                        help="rollout prompt kinds: random ids, or env copies' first observations")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", default="results/ppo_speed.json")
@@ -413,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         model_path = (args.model or tiny_model(Path(scratch) / "tiny")) if needs_model else ""
         if "rollout" in args.sections:
             report["rollout"] = rollout_benchmark(model_path, args.rollout_envs, args.prompt_tokens, args.new_tokens,
-                                                  args.repeats, args.compile_step == "on")
+                                                  args.repeats, args.compile_step == "on",
+                                                  tuple(args.rollout_prompts))
             print_rollout(report["rollout"], args)
         if "update" in args.sections:
             report["update"] = update_benchmark(model_path, args.prompt_tokens, args.new_tokens, args.repeats)
@@ -457,15 +493,18 @@ def print_rollout(rollout: dict, args) -> None:
     """Print `rollout_benchmark`'s result to stdout: per env count, new tokens per wall and per CPU second by
     variant with the ratios to batched `generate`, first-call seconds and token equality; then the decode-step
     profile."""
-    print(f"\nRollout, {args.prompt_tokens}-token prompts, up to {args.new_tokens} new tokens, greedy, "
-          f"{rollout['threads']} threads (median of {args.repeats}, variants interleaved):")
-    rows = [{"envs": section["envs"], "variant": name, "rate": rate, "cpu": section["tokens_per_cpu_s"][name],
+    print(f"\nRollout, up to {args.new_tokens} new tokens, greedy, {rollout['threads']} threads (median of "
+          f"{args.repeats}, variants interleaved); random prompts of {args.prompt_tokens} ids, env prompts = first "
+          f"observations of agile/ProductQA-v2 copies (mean length and shared-prefix ids per prompt in the rows):")
+    rows = [{"prompts": f"{section['prompts']} ({section['prompt_tokens_mean']:.0f}, "
+                        f"{section['shared_prefix_tokens']:.0f} shared)", "envs": section["envs"], "variant": name,
+             "rate": rate, "cpu": section["tokens_per_cpu_s"][name],
              "ratio": section["ratio_to_batched_generate"][name],
              "cpu_ratio": section["cpu_ratio_to_batched_generate"][name],
              "first": section["first_call_s"][name], "equal": section["greedy_tokens_match_generate"][name]}
             for section in rollout["by_envs"] for name, rate in section["tokens_per_s"].items()]
     print(markdown_table(rows, {
-        "envs": "envs", "variant": "variant", "new tokens/s": lambda row: f"{row['rate']:.0f}",
+        "prompts": "prompts", "envs": "envs", "variant": "variant", "new tokens/s": lambda row: f"{row['rate']:.0f}",
         "/ batched generate": lambda row: f"{row['ratio']:.2f}x",
         "new tokens per CPU s": lambda row: f"{row['cpu']:.0f}",
         "/ batched generate (CPU s)": lambda row: f"{row['cpu_ratio']:.2f}x",

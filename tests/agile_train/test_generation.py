@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from agile_train.generation import DecodeStep, Sampling, sample_actions
+from agile_train.generation import DecodeStep, Sampling, prefix_groups, sample_actions
 
 
 def test_greedy_sampling_gives_the_same_tokens_as_generate(toy_policy):
@@ -141,3 +141,63 @@ def test_a_model_that_refuses_a_static_cache_samples_with_a_dynamic_one(toy_poli
         got = sample_actions(_NoStaticCache(policy.model), tokenizer, prompts, sampling, torch.device("cpu"),
                              torch.Generator().manual_seed(2))
     assert got == expected
+
+
+def _sharing_batch(tokenizer) -> list[list[int]]:
+    """Prompts as env copies write them: two groups that share long instructions (one group holds a prompt twice
+    and a prompt that is the start of another), rows of different lengths, and one prompt that shares nothing."""
+    instructions = tokenizer("You are an agent. Reply with one action. " * 4).input_ids
+    other = tokenizer("Answer the question with one option letter, then stop. " * 3).input_ids
+    return [instructions + tokenizer("Say: red").input_ids, instructions + tokenizer("Say: blue blue").input_ids,
+            instructions + tokenizer("Say: red").input_ids, instructions[:-3],
+            other + tokenizer("Say: green").input_ids, other + tokenizer("Say: blue and more").input_ids,
+            tokenizer("Say:").input_ids]
+
+
+def test_prefix_groups_find_the_shared_starts():
+    prompts = [[1] * 40 + [2, 3], [1] * 40 + [2, 4, 5], [1] * 40, [7] * 40 + [8], [7] * 40 + [9], [1] * 10, [5] * 50]
+    groups = prefix_groups(prompts, 32)
+    assert sorted(groups) == [([0, 1, 2], 39), ([3, 4], 40)]  # 39: one id short of the shortest prompt of the group
+    assert prefix_groups(prompts, 0) == [] and prefix_groups(prompts[:1] + prompts[5:], 32) == []
+
+
+def test_shared_prefixes_give_the_tokens_and_logprobs_of_the_plain_prefill(toy_policy):
+    tokenizer, policy = toy_policy
+    prompts = _sharing_batch(tokenizer)
+    assert len(prefix_groups(prompts, 32)) == 2, "the batch must exercise two shared groups"
+    cpu = torch.device("cpu")
+    for sampling in (Sampling(12, 0.0), Sampling(12, 1.0, top_p=0.9), Sampling(12, 1.0, stop_strings=["e"])):
+        runs = {}
+        for share in (32, 0):
+            logprobs: list[list[float]] = []
+            rows = sample_actions(policy.model, tokenizer, prompts, sampling, cpu, torch.Generator().manual_seed(5),
+                                  logprobs, share_prefix=share)
+            runs[share] = rows, logprobs
+        (shared, shared_lp), (plain, plain_lp) = runs[32], runs[0]
+        assert shared == plain, sampling
+        for a, b in zip(shared_lp, plain_lp):
+            assert torch.allclose(torch.tensor(a), torch.tensor(b), atol=1e-4), sampling
+    greedy = sample_actions(policy.model, tokenizer, prompts, Sampling(8, 0.0), cpu)
+    for prompt, response in zip(prompts, greedy):
+        reference = policy.model.generate(input_ids=torch.tensor([prompt]), max_new_tokens=8, do_sample=False,
+                                          attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                                          pad_token_id=tokenizer.pad_token_id)[0, len(prompt):].tolist()
+        assert response == reference[: len(response)] and len(response) >= 1
+
+
+def test_shared_prefixes_fall_back_to_the_plain_prefill_for_a_sliding_window_cache(toy_policy, monkeypatch):
+    from agile_train import generation
+
+    tokenizer, policy = toy_policy
+    prompts = _sharing_batch(tokenizer)
+    expected = sample_actions(policy.model, tokenizer, prompts, Sampling(8, 0.0), torch.device("cpu"),
+                              share_prefix=0)
+    filled = []
+
+    def refusing(*args, **kwargs):  # what a cache of sliding-window layers answers
+        filled.append(True)
+        return False
+
+    monkeypatch.setattr(generation, "_fill_prefixes", refusing)
+    assert sample_actions(policy.model, tokenizer, prompts, Sampling(8, 0.0), torch.device("cpu")) == expected
+    assert filled, "the shared-prefix path was not tried"

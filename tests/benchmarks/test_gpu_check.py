@@ -15,6 +15,7 @@ def test_the_cpu_fallback_measures_every_section_at_toy_size(tmp_path, capsys):
     report = json.loads(output.read_text())
     (rollout,) = report["rollout"]
     assert set(rollout["tokens_per_s"]) == {"agile_train sampler, static cache", "agile_train sampler, dynamic cache",
+                                            "agile_train sampler, static cache, no shared prefix",
                                             "generate, batched", "generate, static cache"}
     assert all(rate > 0 for rate in rollout["tokens_per_s"].values())
     # fp32 on a CPU: every variant writes generate's greedy tokens.
