@@ -267,3 +267,8 @@ class ToolSession:
         self.metrics = info.get(METRICS, self.metrics)
         self.done = bool(terminated or truncated)
         return observation
+
+    def close(self) -> None:
+        """Release the env's resources (ProductQA's SQL worker processes); the session's record stays readable.
+        Safe to call twice; a later `reset` or search reopens what it needs."""
+        self._env.close()
