@@ -15,21 +15,25 @@ verifiers finds an environment by a module's `load_environment()`; this module i
 prime-rl with the same module name).
 
 - **Dataset**: one row per session: a user `prompt` (the session instructions and the env's first observation) and
-  the session's `seed`. The rollouts of a row (a group) all reset their env with that seed, so they start alike.
+  `info={"seed": the session's seed}` (in `info`, a field verifiers keeps when its env server sends rows to
+  workers). The rollouts of a row (a group) all reset their env with that seed, so they start alike.
 - **Rollout**: the model acts by function-tool calls (`tool_defs` are `tool_session.tool_schemas` of the env's
   tools: answer, search_products where the task has it, seek_advice, reflect). Each call is one `env.step` of the
   rollout's own `ToolSession` (held in `state["agile_session"]`), and its tool message is the env's observation
   (tool-worded; by default only what is new since the last call). Any tool name and arguments are accepted: an
   unknown tool or malformed arguments are the env's invalid action (feedback, reward 0), never an error.
-- **End**: when the env's episode ends (every question answered, or `max_questions`), when a reply calls no tool
-  (verifiers' `ToolEnv` rule; the questions left unanswered score 0), or after `turns_per_question` model turns per
-  question of the session (searches can repeat without end otherwise).
+- **End**: when the env's episode ends (every question answered, or `max_questions`) or when a reply calls no
+  tool (verifiers' `ToolEnv` rule; the questions left unanswered score 0). Every env step closes a question or its
+  reflection (a search is the question's answer), so a rollout has at most 2 model turns per question; verifiers'
+  `max_turns` can cap it lower.
 - **Rubric**: the reward is the session's total score (summed env rewards / questions in the session, in [0, 1];
   the env's `total_score` for a finished session). Metrics (weight 0): the env's `accuracy`, `advice_rate`,
   `invalid_action_rate` and `questions` (answered), and `env_steps` (tool calls that reached `env.step`).
 
-No route to the gold: the model can call only the action tools; the env sits in a `ToolSession`, which has no
-method reaching `expert()`, `similar_questions()` or a gold field, and dataset rows hold only a prompt and a seed.
+No route to the gold: the tools listed to the model are the action tools only, and whatever name it calls goes to
+`ToolSession.call`, which maps only those (anything else is an invalid action); the env sits privately in the
+`ToolSession`, which has no method reaching `expert()`, `similar_questions()` or a gold field; dataset rows hold
+only a prompt and a seed.
 
 verifiers 0.4 is not supported: it keeps only `verifiers.v1`, whose rollouts run a harness program that `uv`
 installs from the network; 0.3.1 keeps this classic stack (`verifiers.legacy`, also `import verifiers as vf`).
@@ -51,14 +55,14 @@ ENV_METRICS = ("accuracy", "advice_rate", "invalid_action_rate", "questions")
 
 def session_rows(env_id: str, num_sessions: int, *, seed: int = 0, prompt: str = SESSION_PROMPT,
                  observation: Observation = "delta", env_kwargs: dict[str, Any] | None = None) -> list[dict]:
-    """`num_sessions` dataset rows: `{"prompt": [one user message: prompt + the first observation], "seed"}`, the
-    seeds `seed`, `seed + 1`, ... ValueError for `num_sessions` < 1; the env raises for bad `env_kwargs`."""
+    """`num_sessions` dataset rows, `{"prompt": [one user message: prompt + the first observation], "info": {"seed"}}`,
+    with the seeds `seed`, `seed + 1`, ... ValueError for `num_sessions` < 1; the env raises for bad `env_kwargs`."""
     if num_sessions < 1:
         raise ValueError(f"num_sessions must be >= 1, got {num_sessions}")
     session = ToolSession(env_id, observation=observation, **(env_kwargs or {}))
     try:
-        return [{"prompt": [{"role": "user", "content": f"{prompt}\n\n{session.reset(seed=row)}"}], "seed": row}
-                for row in range(seed, seed + num_sessions)]
+        return [{"prompt": [{"role": "user", "content": f"{prompt}\n\n{session.reset(seed=row)}"}],
+                 "info": {"seed": row}} for row in range(seed, seed + num_sessions)]
     finally:
         session.close()
 
@@ -107,18 +111,15 @@ def _classes() -> dict[str, type]:
             agile_env_id: a registered id (`agile/ProductQA-v2`, `agile/MedMCQA-v2`).
             observation: "delta" or "state" (`ToolSession`).
             env_kwargs: passed to `gymnasium.make` for each rollout's env (`max_questions`, `shuffle`, ...).
-            turns_per_question: model turns allowed per question of the session; >= 1.
             **kwargs: `vf.MultiTurnEnv`'s (`dataset`, `eval_dataset`, `system_prompt`, `sampling_args`, ...).
 
-        ValueError for `turns_per_question` < 1; the env raises for bad `env_kwargs` (checked now).
+        The env raises ValueError for bad `env_kwargs` (checked now).
         """
 
         def __init__(self, agile_env_id: str = "agile/ProductQA-v2", *, observation: Observation = "delta",
-                     env_kwargs: dict[str, Any] | None = None, turns_per_question: int = 4, **kwargs: Any):
-            if turns_per_question < 1:
-                raise ValueError(f"turns_per_question must be >= 1, got {turns_per_question}")
+                     env_kwargs: dict[str, Any] | None = None, **kwargs: Any):
             self.agile_env_id, self.observation = agile_env_id, observation
-            self.agile_env_kwargs, self.turns_per_question = dict(env_kwargs or {}), turns_per_question
+            self.agile_env_kwargs = dict(env_kwargs or {})
             probe = ToolSession(agile_env_id, observation=observation, **self.agile_env_kwargs)
             probe.close()
             tool_defs = [schema["function"] for schema in tool_schemas(probe.tools)]
@@ -128,7 +129,7 @@ def _classes() -> dict[str, type]:
         async def setup_state(self, state: vf.State) -> vf.State:
             """Start the rollout's session from its row's `seed` (the row's prompt shows its first observation)."""
             session = ToolSession(self.agile_env_id, observation=self.observation, **self.agile_env_kwargs)
-            session.reset(seed=int(state["input"]["seed"]))
+            session.reset(seed=int(state["info"]["seed"]))
             state[SESSION_KEY] = session
             return state
 
@@ -153,12 +154,6 @@ def _classes() -> dict[str, type]:
             last = state["trajectory"][-1]["completion"][-1]
             return last.role == "assistant" and not getattr(last, "tool_calls", None)
 
-        @vf.stop
-        async def turn_limit_reached(self, state: vf.State) -> bool:
-            session = _session(state)
-            limit = self.turns_per_question * (session.session_length if session is not None else 1)
-            return len(state["trajectory"]) >= limit
-
         @vf.cleanup
         async def close_session(self, state: vf.State) -> None:
             """Release the env's resources; the session's rewards and metrics stay for the rubric."""
@@ -177,8 +172,7 @@ def __getattr__(name: str) -> type:
 
 def load_environment(agile_id: str = "agile/ProductQA-v2", *, num_sessions: int = 64, seed: int = 0,
                      num_eval_sessions: int = 0, env_kwargs: dict[str, Any] | None = None,
-                     observation: Observation = "delta", prompt: str = SESSION_PROMPT, turns_per_question: int = 4,
-                     **kwargs: Any):
+                     observation: Observation = "delta", prompt: str = SESSION_PROMPT, **kwargs: Any):
     """verifiers' entry point: an `AgileToolEnv` (a `vf.MultiTurnEnv`) of `agile_id` with `num_sessions` training rows
     (seeds `seed`, `seed + 1`, ...) and `num_eval_sessions` eval rows (the seeds after those; 0: verifiers
     evaluates on the training rows).
@@ -186,7 +180,7 @@ def load_environment(agile_id: str = "agile/ProductQA-v2", *, num_sessions: int 
     `env_kwargs` go to `gymnasium.make` (`shuffle=True` unless given, so each seed has its own question order, as
     in `agile_gym.integrations.trl`); `**kwargs` go to `vf.MultiTurnEnv` (`system_prompt`, `sampling_args`, ...).
     The id is `agile_id`, not `env_id`: `vf.load_environment(env_id, **args)` takes `env_id` for the module name.
-    ValueError for `num_sessions` < 1, `num_eval_sessions` < 0, `turns_per_question` < 1 or a bad env kwarg.
+    ValueError for `num_sessions` < 1, `num_eval_sessions` < 0 or a bad env kwarg.
     """
     from datasets import Dataset
 
@@ -197,6 +191,5 @@ def load_environment(agile_id: str = "agile/ProductQA-v2", *, num_sessions: int 
     dataset = Dataset.from_list(session_rows(agile_id, num_sessions, seed=seed, **rows))
     eval_dataset = (Dataset.from_list(session_rows(agile_id, num_eval_sessions, seed=seed + num_sessions, **rows))
                     if num_eval_sessions else None)
-    return _classes()["AgileToolEnv"](agile_id, observation=observation, env_kwargs=env_kwargs,
-                                      turns_per_question=turns_per_question, dataset=dataset,
+    return _classes()["AgileToolEnv"](agile_id, observation=observation, env_kwargs=env_kwargs, dataset=dataset,
                                       eval_dataset=eval_dataset, **kwargs)

@@ -1,13 +1,17 @@
 """verifiers 0.3 (its classic `vf.MultiTurnEnv` stack): `vf.load_environment` on our module, a rollout and scoring of
 2 sessions (2 rollouts each) by a scripted tool-calling model behind an OpenAI-compatible server on 127.0.0.1, the
-rewards checked against the env stepped with the same actions, and verifiers' own tool listing (no route to the
-gold)."""
+rewards checked against the env stepped with the same actions, the same through verifiers' `vf-eval` CLI (the env in
+its env-server worker), and verifiers' own tool listing (no route to the gold)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import gymnasium
 import pytest
@@ -22,6 +26,7 @@ import agile_gym  # noqa: E402, F401
 from agile_gym.integrations.tool_session import action_text  # noqa: E402
 from tests.benchmarks.chat_server import LoopbackServer  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[2]
 MODULE = "agile_gym.integrations.verifiers"
 ENV_ID, ENV_KWARGS = "agile/MedMCQA-v2", {"shuffle": True, "max_questions": 3}
 # Names that would reach the gold or the env itself, if a tool listing ever held them.
@@ -91,7 +96,8 @@ def test_rollout_and_scoring_of_two_sessions_are_the_envs():
 
     env = vf.load_environment(MODULE, agile_id=ENV_ID, num_sessions=2, seed=0, env_kwargs={"max_questions": 3})
     dataset = env.get_dataset()
-    assert dataset["seed"] == [0, 1] and set(dataset.column_names) == {"prompt", "seed", "example_id"}
+    seeds = [info["seed"] for info in dataset["info"]]
+    assert seeds == [0, 1] and set(dataset.column_names) == {"prompt", "info", "example_id"}
     with ScriptedModel() as model:
         client = vf.OpenAIChatCompletionsClient(AsyncOpenAI(base_url=model.base_url, api_key="local"))
         results = env.evaluate_sync(client, model="scripted", rollouts_per_example=2)
@@ -103,7 +109,8 @@ def test_rollout_and_scoring_of_two_sessions_are_the_envs():
                  if _field(message, "role") == "assistant" for call in _field(message, "tool_calls") or []]
         calls = [(call["name"], json.loads(call["arguments"])) for call in calls]
         assert calls == ScriptedModel.SCRIPT
-        expected = _replay(dataset["seed"][output["example_id"]], calls)
+        assert output["info"]["seed"] == seeds[output["example_id"]]
+        expected = _replay(output["info"]["seed"], calls)
         assert output["reward"] == pytest.approx(expected["total_score"])
         assert output["metrics"]["accuracy"] == pytest.approx(expected["accuracy"])
         assert output["metrics"]["advice_rate"] == pytest.approx(1 / 3) == expected["advice_rate"]
@@ -134,7 +141,24 @@ def test_verifiers_lists_only_the_action_tools(env_id, expected):
     # Rows hold a prompt and a seed only; the prompt is the env's own first observation, without the gold answer.
     row = env.get_dataset()[0]
     gym_env = gymnasium.make(env_id, shuffle=True, max_questions=1).unwrapped
-    observation, _ = gym_env.reset(seed=row["seed"])
+    observation, _ = gym_env.reset(seed=row["info"]["seed"])
     question = observation.split("Question: ")[-1]
     assert f"Question: {question}" in row["prompt"][0]["content"]
     assert gym_env.expert().question.gold_long not in row["prompt"][0]["content"]
+
+
+def test_vf_eval_runs_the_module_through_its_env_server(tmp_path):
+    """verifiers' own CLI: `vf-eval <module> -a <args>`, the env loaded in its env-server worker process."""
+    args = {"agile_id": ENV_ID, "num_sessions": 2, "env_kwargs": {"max_questions": 3}}
+    environ = {**os.environ, "LOCAL_API_KEY": "local", "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    with ScriptedModel() as model:
+        process = subprocess.run(
+            [sys.executable, "-m", "verifiers.legacy.scripts.eval", MODULE, "-a", json.dumps(args), "-m", "scripted",
+             "-b", model.base_url, "-k", "LOCAL_API_KEY", "-n", "2", "-r", "2", "--disable-tui", "--save-results",
+             "-o", str(tmp_path)], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    [results] = tmp_path.glob("evals/*/*/results.jsonl")
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert sorted((row["info"]["seed"], round(row["reward"], 6)) for row in rows) == [
+        (0, round(1.6 / 3, 6)), (0, round(1.6 / 3, 6)), (1, 0.2), (1, 0.2)]
+    assert all(row["metrics"]["env_steps"] == 4 for row in rows) and len(model.requests) == 16
