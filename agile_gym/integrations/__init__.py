@@ -1,4 +1,4 @@
-"""The agile/ environments inside other RL stacks: TRL, OpenEnv, SkyRL-Gym, GEM and TextArena.
+"""The agile/ environments inside other RL stacks: TRL, verifiers, OpenEnv, SkyRL-Gym, GEM and TextArena.
 
 Each adapter is its own module and imports its library only when imported itself, so `import agile_gym` (and
 `import agile_gym.integrations`) loads none of them:
@@ -9,12 +9,15 @@ Each adapter is its own module and imports its library only when imported itself
   bookkeeping. Every adapter below runs on it; it needs only gymnasium.
 - `agile_gym.integrations.trl`: `environment_factory(...)` for `GRPOTrainer(environment_factory=...)` and
   `single_turn(...)`, a question dataset plus a reward function (needs only `datasets`).
+- `agile_gym.integrations.verifiers`: `load_environment(...)`, verifiers' entry point (`vf.load_environment(
+  "agile_gym.integrations.verifiers", ...)`, `vf-eval agile_gym.integrations.verifiers`): a `vf.MultiTurnEnv` whose
+  rollouts each step their own `ToolSession` by tool calls, rewarded by the session score, with the env's metrics.
+  verifiers 0.3 (`>=0.3.1,<0.4`): 0.4 keeps only `verifiers.v1`, whose rollouts run a harness program that uv
+  installs from the network.
 - `agile_gym.integrations.openenv`: `serve(...)` / `python -m agile_gym.integrations.openenv` (an OpenEnv server,
   one session per client episode) and `OpenEnvTools`, its client side, ready for TRL's `environment_factory`.
 - `agile_gym.integrations.skyrl_gym`, `.gem`, `.textarena`: `register()` (every agile/ id in that library's
   registry) and the env class its `make` builds (`AgileTextEnv`, `AgileGemEnv`, `AgileArenaEnv`).
-
-verifiers 0.4 has no adapter here: its rollouts run a harness program that uv installs from the network (README).
 
 No route to the gold: the adapters expose only the action tools and the reward. The expert hook
 (`env.unwrapped.expert()`) and `similar_questions()` stay reachable from Python code that holds the env, never from
