@@ -38,6 +38,7 @@ first looked up, as verl's registry does by `class_name`.
 
 from __future__ import annotations
 
+import copy
 import weakref
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ def write_tool_config(path: str | Path, env_id: str = "agile/ProductQA-v2", *, o
 
     options = _session_options(env_id, observation, env_kwargs)
     tools = _new_session(options).tools
-    entries = [{"class_name": f"{__name__}.{TOOL_CLASSES[name]}", "config": {"type": "native", **options},
+    entries = [{"class_name": f"{__name__}.{TOOL_CLASSES[name]}",
+                "config": {"type": "native", **copy.deepcopy(options)},  # a copy each: no YAML anchors
                 "tool_schema": schema} for name, schema in zip(tools, tool_schemas(tools))]
     path = Path(path)
     path.write_text(yaml.safe_dump({"tools": entries}, sort_keys=False, width=120))

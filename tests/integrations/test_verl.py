@@ -2,8 +2,9 @@
 the tool-call code of verl's agent loop (`ToolAgentLoop._call_tool`, bound as verl's own CPU tests bind it), the
 reward through verl's custom-reward loader; rewards equal the env's for the same actions; no route to the gold.
 
-verl itself needs ray and tensordict to import (`verl/__init__.py` imports `verl.protocol`, which imports both);
-its tests skip with that reason where they are missing. The rows, YAML and score tests need no verl."""
+verl itself needs ray and tensordict to import (`verl/__init__.py` imports `verl.protocol`, which imports both), and
+its agent loop hydra-core and codetiming too; these tests skip, saying which is missing, without them. The rows,
+YAML and score test needs no verl."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 
 import agile_gym.integrations.verl as adapter
 from agile_gym.integrations.tool_session import TOOL_NAMES, ToolSession
-from agile_gym.integrations.verl import compute_score, session_rows, write_tool_config
+from agile_gym.integrations.verl import compute_score, session_rows, write_dataset, write_tool_config
 
 ENV_ID, ENV_KWARGS = "agile/ProductQA-v2", {"max_questions": 3}
 GOLD_ROUTES = {"expert", "similar_questions", "unwrapped", "env", "memory", "session"}
@@ -33,14 +34,16 @@ def _verl(module: str):
     try:
         return __import__(module, fromlist=["_"])
     except ImportError as error:  # verl not installed, or ray / tensordict / hydra missing beside it
-        pytest.skip(f"verl's {module} is not importable here ({error}): verl 0.9.1 with ray, tensordict and "
-                    f"hydra-core beside it (README, verl section)")
+        pytest.skip(f"verl's {module} is not importable here ({error}): verl 0.9.1 with ray, tensordict, "
+                    f"hydra-core and codetiming beside it (README, verl section)")
 
 
 def test_rows_and_yaml_hold_the_envs_tools_and_no_gold(tmp_path):
     from omegaconf import OmegaConf
 
-    config = OmegaConf.load(write_tool_config(tmp_path / "tools.yaml", ENV_ID, **ENV_KWARGS))
+    path = write_tool_config(tmp_path / "tools.yaml", ENV_ID, **ENV_KWARGS)
+    config = OmegaConf.load(path)
+    assert "&id" not in path.read_text()  # plain YAML a user can edit: no anchors
     assert [tool.tool_schema.function.name for tool in config.tools] == list(TOOL_NAMES)
     assert {tool.class_name.rsplit(".", 1)[-1] for tool in config.tools} == set(adapter.TOOL_CLASSES.values())
     assert dict(config.tools[0].config.env_kwargs) == {"shuffle": True, "max_questions": 3}
@@ -81,6 +84,7 @@ def test_two_sessions_through_verls_registry_and_agent_loop(tmp_path):
     from verl.experimental.agent_loop.tool_parser import FunctionCall
     from verl.tools.base_tool import BaseTool
     from verl.trainer.ppo.reward import get_custom_reward_fn
+    from verl.utils.dataset.rl_dataset import RLHFDataset
 
     tools = registry.load_all_tools(str(write_tool_config(tmp_path / "tools.yaml", ENV_ID, **ENV_KWARGS)), None)
     assert [tool.name for tool in tools] == list(TOOL_NAMES) and all(isinstance(tool, BaseTool) for tool in tools)
@@ -89,10 +93,13 @@ def test_two_sessions_through_verls_registry_and_agent_loop(tmp_path):
         assert public == {"action", "create", "execute", "calc_reward", "release", "get_openai_tool_schema"}
         assert not GOLD_ROUTES & set(vars(tool))
     loop = _loop({tool.name: tool for tool in tools})
-    rows = session_rows(ENV_ID, 2, seed=11, **ENV_KWARGS)
-    trajectories = [agent_loop.AgentData(messages=list(row["prompt"]), image_data=None, video_data=None,
+    dataset = RLHFDataset(str(write_dataset(tmp_path / "train.parquet", ENV_ID, 2, seed=11, **ENV_KWARGS)), None,
+                          OmegaConf.create({"cache_dir": str(tmp_path / "cache"), "filter_overlong_prompts": False}))
+    rows = [dataset[index] for index in range(len(dataset))]  # verl's own reading of the parquet rows
+    assert len(rows) == 2 and rows[1]["raw_prompt"] == session_rows(ENV_ID, 2, seed=11, **ENV_KWARGS)[1]["prompt"]
+    trajectories = [agent_loop.AgentData(messages=list(row["raw_prompt"]), image_data=None, video_data=None,
                                          audio_data=None, mm_processor_kwargs=None, metrics={}, request_id=str(index),
-                                         tools_kwargs=row["extra_info"]["tools_kwargs"])
+                                         tools_kwargs=row["tools_kwargs"])
                     for index, row in enumerate(rows)]
 
     async def play(trajectories):  # the two sessions interleaved, one call at a time each: two rollouts of a batch
@@ -110,7 +117,7 @@ def test_two_sessions_through_verls_registry_and_agent_loop(tmp_path):
         "path": "pkg://agile_gym.integrations.verl", "name": "compute_score"}}}))
     for data, shown, row in zip(trajectories, texts, rows):  # the same actions straight on the env
         reference = ToolSession(ENV_ID, shuffle=True, **ENV_KWARGS)
-        assert row["prompt"][0]["content"].endswith(reference.reset(seed=row["extra_info"]["seed"]))
+        assert row["raw_prompt"][0]["content"].endswith(reference.reset(seed=row["extra_info"]["seed"]))
         expected = [reference.call(name, arguments) for index, (name, arguments) in enumerate(CALLS)
                     if index not in REFUSED]
         assert [text for index, text in enumerate(shown) if index not in REFUSED] == expected
@@ -125,12 +132,15 @@ def test_two_sessions_through_verls_registry_and_agent_loop(tmp_path):
         assert score == pytest.approx(reference.score) and score == pytest.approx(reference.metrics["total_score"])
     assert texts[0] != texts[1]  # two seeds, two sessions
     assert not adapter._SEEDS and len(adapter._BY_TRAJECTORY) == 2  # every call released; sessions per trajectory
-    del trajectories, data
+    # A row without tools_kwargs: verl's loop turns the tool's error into a tool message, reward 0, no crash.
+    response, reward, _ = asyncio.run(loop._call_tool(FunctionCall(name="answer", arguments="{}"), {}, object()))
+    assert reward == 0.0 and "create_kwargs.seed is missing" in response.text
+    del trajectories, data, rows, dataset
     gc.collect()
     assert len(adapter._BY_TRAJECTORY) == 0  # a trajectory's session goes with it
 
 
-def test_base_tool_lifecycle_per_instance_and_bad_rows(tmp_path):
+def test_base_tool_lifecycle_per_instance(tmp_path):
     registry = _verl("verl.tools.tool_registry")
     tools = {tool.name: tool for tool in
              registry.initialize_tools_from_config(str(write_tool_config(tmp_path / "t.yaml", "agile/MedMCQA-v2",
@@ -160,9 +170,3 @@ def test_base_tool_lifecycle_per_instance_and_bad_rows(tmp_path):
         reference.call(name, arguments)
     assert rewards == reference.rewards and rewards[0] == pytest.approx(0.6) and score == pytest.approx(0.3)
     assert not adapter._SEEDS and not adapter._BY_INSTANCE
-    # A row without tools_kwargs: verl's loop turns the tool's error into a tool message, reward 0, no crash.
-    from verl.experimental.agent_loop.tool_parser import FunctionCall
-
-    response, reward, _ = asyncio.run(_loop(tools)._call_tool(FunctionCall(name="answer", arguments="{}"), {},
-                                                              object()))
-    assert reward == 0.0 and "create_kwargs.seed is missing" in response.text
