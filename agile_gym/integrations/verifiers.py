@@ -41,6 +41,7 @@ installs from the network; 0.3.1 keeps this classic stack (`verifiers.legacy`, a
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any
 
@@ -134,10 +135,13 @@ def _classes() -> dict[str, type]:
             return state
 
         async def env_response(self, messages: vf.Messages, state: vf.State, **kwargs: Any) -> vf.Messages:
-            """Each tool call of the last reply is one env step; its tool message is what the env shows next."""
+            """Each tool call of the last reply is one env step; its tool message is what the env shows next. Steps
+            run in a worker thread, so a slow SQL search does not hold up the other rollouts' model requests."""
             session: ToolSession = state[SESSION_KEY]
-            replies = [vf.ToolMessage(role="tool", content=session.call(call.name, call.arguments),
-                                      tool_call_id=call.id) for call in (messages[-1].tool_calls or [])]
+            replies = []
+            for call in messages[-1].tool_calls or []:
+                content = await asyncio.to_thread(session.call, call.name, call.arguments)
+                replies.append(vf.ToolMessage(role="tool", content=content, tool_call_id=call.id))
             if session.done:  # the env's episode ended: these results close the rollout, no further model turn
                 state["final_env_response"] = replies
             return replies

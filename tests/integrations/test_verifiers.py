@@ -162,3 +162,8 @@ def test_vf_eval_runs_the_module_through_its_env_server(tmp_path):
     assert sorted((row["info"]["seed"], round(row["reward"], 6)) for row in rows) == [
         (0, round(1.6 / 3, 6)), (0, round(1.6 / 3, 6)), (1, 0.2), (1, 0.2)]
     assert all(row["metrics"]["env_steps"] == 4 for row in rows) and len(model.requests) == 16
+
+
+def test_importing_the_adapter_loads_no_verifiers():
+    code = f"import sys, {MODULE}; assert 'verifiers' not in sys.modules and 'datasets' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
