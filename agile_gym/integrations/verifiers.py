@@ -11,8 +11,9 @@ verifiers finds an environment by a module's `load_environment()`; this module i
     results = env.evaluate_sync(client, model="my-model", rollouts_per_example=4)
     results["outputs"][0]["reward"], results["outputs"][0]["metrics"]["accuracy"]
 
-(or `vf-eval agile_gym.integrations.verifiers -a '{"agile_id": "agile/MedMCQA-v2"}' ...`, and verifiers' trainers or
-prime-rl with the same module name).
+or `vf-eval agile_gym.integrations.verifiers -a '{"agile_id": "agile/MedMCQA-v2"}' -m my-model -b <base url>
+-k <API key variable>` (tested). Trainers that load verifiers environments by module name and arguments
+(prime-rl's orchestrator) take the same; verifiers 0.3.1 itself ships no trainer, and none was tried here.
 
 - **Dataset**: one row per session: a user `prompt` (the session instructions and the env's first observation) and
   `info={"seed": the session's seed}` (in `info`, a field verifiers keeps when its env server sends rows to
