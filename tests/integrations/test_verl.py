@@ -66,22 +66,39 @@ def test_rows_and_yaml_hold_the_envs_tools_and_no_gold(tmp_path):
 
 
 def _loop(tools):
-    """verl's ToolAgentLoop with only what `_call_tool` reads, its real `_call_tool` bound (as in verl's
-    tests/experimental/agent_loop/test_call_tool_on_cpu.py)."""
-    from unittest.mock import MagicMock
+    """verl's ToolAgentLoop holding only what its tool turn reads, with its real `_call_tool`; the token merge is a
+    stand-in (no tokenizer here), as in verl's tests/experimental/agent_loop/test_tool_call_id_on_cpu.py."""
+    from types import SimpleNamespace
 
     ToolAgentLoop = _verl("verl.experimental.agent_loop.tool_agent_loop").ToolAgentLoop
-    loop = MagicMock(spec=ToolAgentLoop)
-    loop.tools, loop.max_tool_response_length, loop.tool_response_truncate_side = tools, 100_000, "middle"
-    loop._call_tool = ToolAgentLoop._call_tool.__get__(loop, ToolAgentLoop)
+
+    async def merge(previous, messages, token_ids, response_mask, logprobs=None, *, tools=None):
+        return SimpleNamespace(token_ids=[*token_ids, 0]), [*response_mask, 0], None
+
+    loop = SimpleNamespace(tools=tools, tool_schemas=[], max_parallel_calls=1, max_tool_response_length=100_000,
+                           tool_response_truncate_side="middle", response_length=100_000, processor=None,
+                           ct_merge_context_msg=merge, _assert_mm_supported=lambda has_multi_modal: None)
+    loop._call_tool = ToolAgentLoop._call_tool.__get__(loop)
     return loop
+
+
+async def _tool_turn(loop, data, name: str, arguments: str) -> str:
+    """One tool turn of verl's agent loop after the model called `name`: its real assistant message and
+    `_handle_processing_tools_state` (which calls the tool and appends its reward to `tool_rewards`)."""
+    from verl.experimental.agent_loop.tool_agent_loop import AgentState, ToolAgentLoop
+    from verl.experimental.agent_loop.tool_parser import FunctionCall
+
+    data.tool_calls = [FunctionCall(name=name, arguments=arguments)]
+    data.messages.append(ToolAgentLoop._build_assistant_message(loop, "", data))
+    assert await ToolAgentLoop._handle_processing_tools_state(loop, data) == AgentState.GENERATING
+    assert data.messages[-1]["role"] == "tool"
+    return data.messages[-1]["content"]
 
 
 def test_two_sessions_through_verls_registry_and_agent_loop(tmp_path):
     registry = _verl("verl.tools.tool_registry")
     agent_loop = _verl("verl.experimental.agent_loop.tool_agent_loop")
     from omegaconf import OmegaConf
-    from verl.experimental.agent_loop.tool_parser import FunctionCall
     from verl.tools.base_tool import BaseTool
     from verl.trainer.ppo.reward import get_custom_reward_fn
     from verl.utils.dataset.rl_dataset import RLHFDataset
@@ -97,19 +114,20 @@ def test_two_sessions_through_verls_registry_and_agent_loop(tmp_path):
                           OmegaConf.create({"cache_dir": str(tmp_path / "cache"), "filter_overlong_prompts": False}))
     rows = [dataset[index] for index in range(len(dataset))]  # verl's own reading of the parquet rows
     assert len(rows) == 2 and rows[1]["raw_prompt"] == session_rows(ENV_ID, 2, seed=11, **ENV_KWARGS)[1]["prompt"]
-    trajectories = [agent_loop.AgentData(messages=list(row["raw_prompt"]), image_data=None, video_data=None,
-                                         audio_data=None, mm_processor_kwargs=None, metrics={}, request_id=str(index),
-                                         tools_kwargs=row["tools_kwargs"])
-                    for index, row in enumerate(rows)]
+
+    def trajectory(row, tools_kwargs):  # what ToolAgentLoop.run makes of a row; one request id for all, as verl's
+        # full_determinism gives ("det-0"): sessions must follow the trajectory, not its request id
+        return agent_loop.AgentData(messages=list(row["raw_prompt"]), image_data=None, video_data=None,
+                                    audio_data=None, mm_processor_kwargs=None, metrics={}, request_id="0",
+                                    tools_kwargs=tools_kwargs)
+
+    trajectories = [trajectory(row, row["tools_kwargs"]) for row in rows]
 
     async def play(trajectories):  # the two sessions interleaved, one call at a time each: two rollouts of a batch
         texts = [[], []]
         for name, arguments in CALLS:
             for data, shown in zip(trajectories, texts):
-                response, reward, _ = await loop._call_tool(FunctionCall(name=name, arguments=arguments),
-                                                            data.tools_kwargs, data)
-                data.tool_rewards.append(reward)  # as ToolAgentLoop._handle_processing_tools_state does
-                shown.append(response.text)
+                shown.append(await _tool_turn(loop, data, name, arguments))
         return texts
 
     texts = asyncio.run(play(trajectories))
@@ -133,9 +151,10 @@ def test_two_sessions_through_verls_registry_and_agent_loop(tmp_path):
     assert texts[0] != texts[1]  # two seeds, two sessions
     assert not adapter._SEEDS and len(adapter._BY_TRAJECTORY) == 2  # every call released; sessions per trajectory
     # A row without tools_kwargs: verl's loop turns the tool's error into a tool message, reward 0, no crash.
-    response, reward, _ = asyncio.run(loop._call_tool(FunctionCall(name="answer", arguments="{}"), {}, object()))
-    assert reward == 0.0 and "create_kwargs.seed is missing" in response.text
-    del trajectories, data, rows, dataset
+    bad = trajectory(rows[0], {})
+    assert "create_kwargs.seed is missing" in asyncio.run(_tool_turn(loop, bad, "answer", "{}"))
+    assert bad.tool_rewards == [0.0]
+    del trajectories, data, rows, dataset, bad
     gc.collect()
     assert len(adapter._BY_TRAJECTORY) == 0  # a trajectory's session goes with it
 
