@@ -28,6 +28,11 @@
   `tool_rewards`, and `compute_score` (verl's custom reward function) turns them into the session's score: summed
   env rewards / questions in the session, as `ToolSession.score`.
 
+Install: `pip install verl==0.9.1` pins transformers<5.11 (pip then takes 5.10.4, with tokenizers and
+huggingface_hub to match), so it does not go into this project's environment. Beside it, without verl's pins,
+`pip install --no-deps verl==0.9.1 ray tensordict pyvers hydra-core antlr4-python3-runtime codetiming` is what
+verl's tools and agent loop import (`import verl` itself needs ray and tensordict); that is what the tests ran.
+
 verl truncates tool responses to `max_tool_response_length` characters (256 by default); the tool results here
 (feedback plus what is new in the prompt) are usually under 2,000. A tool steps the env in the agent loop's event
 loop (a step takes well under a millisecond; a product search runs in the env's bounded SQL worker). No route to
