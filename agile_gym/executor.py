@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -83,6 +83,16 @@ from agile_gym.memory.similarity import (
 from agile_gym.memory.store import Memory, Retrieved, make_token_counter, render_knowledge
 from agile_gym.rewards import SessionMetrics, check_advice_cost, question_reward
 from agile_gym.spaces import FreeText, encodable_text
+from agile_gym.tool_calls import (
+    ACTION_FORMATS,
+    TOOL_NAMES,
+    ObservationView,
+    action_text,
+    offered_tools,
+    parse_tool_call,
+    tool_call_examples,
+    tool_schemas,
+)
 
 MAX_OBSERVATION_LENGTH = 1 << 20
 MAX_ACTION_LENGTH = 1 << 24
@@ -168,12 +178,24 @@ class AgileEnv(gym.Env[str, str]):
     in the answer phase, nothing stored in the reflect phase. `info["available_actions"]` lists the tags
     accepted now and `info["expected_format"]` spells them out.
 
+    With `action_format="tools"` an action is instead a function-tool call, a dict or its JSON text:
+    `{"name": "answer", "arguments": {"answer": "...", "short_answer": "..."}}`, `search_products(sql)`,
+    `seek_advice()`, `reflect(knowledge)` (empty knowledge: `[NoInformation]`); `env.unwrapped.tools` names the
+    tools offered and `env.unwrapped.tool_schemas()` gives their JSON schemas (`agile_gym.tool_calls`). A call
+    becomes the tagged action above, so rewards, grading and memory are the same; anything that is not a call of
+    an offered tool is the invalid action.
+
     ## Observation Space
     `FreeText`: the prompt an LLM sees, at most `MAX_OBSERVATION_LENGTH` characters. In the answer phase: the
     task's instructions, retrieved memory and the question, led (after the first step) by "Result of your
     previous action: <feedback>". In the reflect phase: the question, the feedback (the advice) and the
     request to reflect. After the last question: the feedback and a summary of the session's metrics. Agents
     need not parse it: `info` holds the same facts.
+
+    With `observation="delta"` each step shows the feedback and only the prompt lines that differ from the prompt
+    shown before (instructions and table schema once per scope), for agents that keep the whole conversation; the
+    reflection request is shown whole. With `action_format="tools"` the instructions and invalid-action feedback
+    name the tools instead of the tags.
 
     ## Rewards
     The paper's reward, per question: 1 for a correct answer, 0 for a wrong or invalid one, `1 - advice_cost`
@@ -224,6 +246,8 @@ class AgileEnv(gym.Env[str, str]):
     | `history_k`, `knowledge_k` | int | the task's | entries retrieved per question; >= 0 |
     | `memory_token_budget` | int or None | 512 | tokens memory may put into a prompt (paper: 512); None: none |
     | `token_counter` | str, callable or None | None | counts those tokens: a `tokenizer.json` or its folder |
+    | `action_format` | str | "tags" | "tags" (bracket-tagged text) or "tools" (a function-tool call) |
+    | `observation` | str | "state" | "state" (the whole prompt each step) or "delta" (only what is new) |
 
     "dense" and "hybrid" retrieval need the `dense` extra (`agile_gym.memory.retrieval`). `token_counter` may
     also be a `str -> int` callable; None counts words and punctuation marks (`memory.store.count_pieces`).
@@ -243,7 +267,8 @@ class AgileEnv(gym.Env[str, str]):
       from v1. Memory: what retrieval puts into a prompt is capped at `memory_token_budget` = 512 tokens, as the
       paper (best entries kept, history first), where v1 showed every retrieved entry; `retriever="dense"`
       (the paper's all-MiniLM-L6-v2) and `"hybrid"` added; `similar_questions()` measures similarity with
-      embeddings when the retriever has them.
+      embeddings when the retriever has them. Options `action_format` ("tags" or "tools") and `observation`
+      ("state" or "delta") added; their defaults show and take what v1 did.
     - v1 (`agile/ProductQA-v1`, `agile/MedMCQA-v1`): the expert hook's reflection is the data's general lesson
       or `[NoInformation]`, never "For questions like '...', the answer is: ..." (that entry, stored as
       category knowledge, gave one product's answer to other products' questions); `ExpertView.answer_visible`
@@ -273,6 +298,8 @@ class AgileEnv(gym.Env[str, str]):
         knowledge_k: int = 3,
         memory_token_budget: int | None = 512,
         token_counter: str | Callable[[str], int] | None = None,
+        action_format: Literal["tags", "tools"] = "tags",
+        observation: Literal["state", "delta"] = "state",
         render_mode: str | None = None,
     ) -> None:
         if not items:
@@ -285,6 +312,11 @@ class AgileEnv(gym.Env[str, str]):
             raise ValueError(f"history_k and knowledge_k must be >= 0, got {history_k} and {knowledge_k}")
         if memory_token_budget is not None and memory_token_budget < 0:
             raise ValueError(f"memory_token_budget must be >= 0 or None, got {memory_token_budget}")
+        if action_format not in ACTION_FORMATS:
+            raise ValueError(f"action_format must be one of {ACTION_FORMATS}, got {action_format!r}")
+        self.action_format, self.observation_mode = action_format, observation
+        # ValueError for another `observation`; the default (tags, whole state) shows the env's own text untouched.
+        self._view = ObservationView(observation, action_format == "tools", MAX_OBSERVATION_LENGTH)
         self.memory_token_budget = memory_token_budget
         self._count_tokens = make_token_counter(token_counter)
         self._embedding_similarity = isinstance(retriever, str) and retriever in EMBEDDING_RETRIEVERS
@@ -304,7 +336,11 @@ class AgileEnv(gym.Env[str, str]):
             if tag in self.available_actions(ANSWER_PHASE)
         ]
         self.observation_space = FreeText(MAX_OBSERVATION_LENGTH)
-        self.action_space = FreeText(MAX_ACTION_LENGTH, examples=examples + ["[Reflection]: ", "", "[NoInformation]"])
+        if action_format == "tools":
+            examples = tool_call_examples(self.tools) + ['{"name": "answer"}', "", "not a call"]
+        else:
+            examples += ["[Reflection]: ", "", "[NoInformation]"]
+        self.action_space = FreeText(MAX_ACTION_LENGTH, examples=examples)
         self._items: list[SessionItem] = []
         self._position = 0
         self._phase = ANSWER_PHASE
@@ -366,6 +402,16 @@ class AgileEnv(gym.Env[str, str]):
         }
 
     # ---- the executor --------------------------------------------------------------------------------
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """The function tools this env offers with `action_format="tools"`, in any phase (answer; search_products
+        with the task's tool; seek_advice; reflect when reflections are asked for)."""
+        return offered_tools(self)
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """JSON schemas (OpenAI function-tool form) of `tools`, for a chat template or an API request."""
+        return tool_schemas(self.tools)
+
     def available_actions(self, phase: str | None = None) -> list[str]:
         """The action tags accepted now (or in `phase`, "answer" or "reflect"): `info["available_actions"]`."""
         if (phase or self._phase) == REFLECT_PHASE:
@@ -404,15 +450,21 @@ class AgileEnv(gym.Env[str, str]):
         self._metrics = SessionMetrics()
         self._transcript = []
         self._similar = None
-        observation = self._question_observation("")
+        self._view.reset()
+        observation = self._present(self._question_observation(""), "", "")
         return observation, self._info()
 
     def step(self, action: str) -> tuple[str, float, bool, bool, StepInfo]:
         """Execute one agent message (see Action Space) and return (observation, reward, terminated, truncated,
-        `StepInfo`). Raises RuntimeError after the session ended (call `reset`) and TypeError for a non-text
-        action; any text, however malformed, is a valid input (an invalid action)."""
+        `StepInfo`). Raises RuntimeError after the session ended (call `reset`) and, with `action_format="tags"`,
+        TypeError for a non-text action; any text (or, with "tools", any value), however malformed, is a valid
+        input (an invalid action)."""
         if self._done:
             raise RuntimeError("the session is over: call reset() before step()")
+        tool = None
+        if self.action_format == "tools":
+            tool, arguments = parse_tool_call(action)
+            action = action_text(tool, arguments)
         if isinstance(action, bytes):
             action = action.decode("utf-8", errors="replace")
         if not isinstance(action, str):
@@ -455,7 +507,14 @@ class AgileEnv(gym.Env[str, str]):
         terminated = self._done and len(self._items) == len(self._all_items)
         truncated = self._done and not terminated
         info: StepInfo = {**self._info(), RESULT: result, SEGMENT_END: self._phase == ANSWER_PHASE}
-        return observation, reward, terminated, truncated, info
+        shown = outcome.feedback if tool is None or tool in TOOL_NAMES else f"Unknown tool {tool!r}. {outcome.feedback}"
+        return self._present(observation, shown, outcome.feedback), reward, terminated, truncated, info
+
+    def _present(self, observation: str, shown: str, feedback: str) -> str:
+        """The observation as the `action_format` / `observation` options show it (unchanged by default)."""
+        if self.action_format == "tags" and self.observation_mode == "state":
+            return observation
+        return self._view.present(self, observation, shown, feedback)
 
     def _answer(self, item: SessionItem, action: Action) -> Outcome:
         if isinstance(action, Reflect):

@@ -22,6 +22,57 @@ def test_check_env_passes_on_the_wrapper(env_id, observation):
     check_env(ToolCalls(gym.make(env_id, max_questions=3), observation), skip_render_check=True)
 
 
+@pytest.mark.parametrize("env_id", ENVS)
+@pytest.mark.parametrize("action_format", ["tags", "tools"])
+@pytest.mark.parametrize("observation", ["delta", "state"])
+def test_check_env_passes_with_every_format_option(env_id, action_format, observation):
+    env = gym.make(env_id, max_questions=3, action_format=action_format, observation=observation)
+    check_env(env.unwrapped, skip_render_check=True)
+    again = gym.make(env.spec)  # the options round-trip through the spec
+    assert (again.unwrapped.action_format, again.unwrapped.observation_mode) == (action_format, observation)
+
+
+def _play(env, calls):
+    observations = [env.reset(seed=3)[0]]
+    for call in calls:
+        observation, reward, terminated, truncated, _ = env.step(call)
+        observations.append((observation, reward))
+        if terminated or truncated:
+            break
+    return observations
+
+
+@pytest.mark.parametrize("env_id", ENVS)
+@pytest.mark.parametrize("observation", ["delta", "state"])
+def test_env_options_and_the_wrapper_show_the_same(env_id, observation):
+    calls = [{"name": "seek_advice"}, {"name": "reflect", "arguments": {"knowledge": "k"}}, '{"name": "expert"}',
+             {"name": "answer", "arguments": {"answer": "A"}}, "[SeekAdvice]", {"name": "reflect"}]
+    native = _play(gym.make(env_id, max_questions=4, action_format="tools", observation=observation), calls)
+    wrapped = _play(ToolCalls(gym.make(env_id, max_questions=4), observation), calls)
+    assert native == wrapped
+    assert any("Unknown tool 'expert'" in text for text, _ in native[1:])
+
+
+def test_tag_actions_with_delta_observations_keep_the_tag_wording():
+    env = gym.make("agile/ProductQA-v2", max_questions=3, observation="delta")
+    first, _ = env.reset(seed=0)
+    second, *_ = env.step("[PredictAnswer]\n[Answer]: no idea")
+    assert "[PredictAnswer]" in first and "Table kettles:" in first
+    assert "Table kettles:" not in second and "Question:" in second  # the schema is not repeated
+
+
+def test_the_wrapper_refuses_an_env_that_already_takes_tool_calls():
+    with pytest.raises(ValueError, match="already takes tool calls"):
+        ToolCalls(gym.make("agile/MedMCQA-v2", action_format="tools"))
+
+
+@pytest.mark.parametrize("kwargs, message", [({"action_format": "json"}, "action_format must be one of"),
+                                             ({"observation": "diff"}, "observation must be one of")])
+def test_an_unknown_format_option_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gym.make("agile/MedMCQA-v2", **kwargs)
+
+
 @pytest.mark.parametrize("name, arguments, parsed", [
     ("answer", {"answer": "The kettle", "short_answer": "B0KE000001"}, PredictAnswer("The kettle", "B0KE000001")),
     ("answer", {"answer": "yes [SeekAdvice]"}, PredictAnswer("yes (SeekAdvice)")),  # an argument stays an argument

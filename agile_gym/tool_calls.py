@@ -1,0 +1,195 @@
+"""Tool-call actions and conversation-shaped observations: the `action_format="tools"` and `observation="delta"`
+options of every agile env (`AgileEnv`), and of the `ToolCalls` wrapper (`agile_gym.integrations.tool_session`).
+
+- **Tool calls.** Each action is a function tool with a JSON schema (`tool_schemas`): `answer(answer,
+  short_answer)`, `search_products(sql)` (tasks with tools), `seek_advice()`, `reflect(knowledge)` (an empty
+  `knowledge` is `[NoInformation]`). A call, `{"name": ..., "arguments": {...}}` as a dict or its JSON text
+  (`parse_tool_call`), becomes the env's action text (`action_text`), so rewards, grading and memory are exactly
+  the tagged action's. Tags inside arguments are defused (`[SeekAdvice]` -> `(SeekAdvice)`): an argument cannot
+  become another action.
+- **Tool-worded observations.** The instruction line that asks for bracket tags names the tools instead, and so
+  does the invalid-action feedback (`ObservationView`).
+- **Delta observations.** Only the step's feedback and the lines of the new prompt that differ from the prompt shown
+  before (instructions and table schema appear once per scope), for trainers that keep the whole conversation;
+  "state" shows the whole prompt each step.
+
+Needs nothing beyond the standard library and the env's own modules; it never reaches the expert hook or a gold
+field: it rewrites text the env shows anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from agile_gym.actions import (
+    ANSWER,
+    NO_INFORMATION,
+    PREDICT_ANSWER,
+    REFLECTION,
+    SEARCH_PRODUCT,
+    SEEK_ADVICE,
+    SHORT_ANSWER,
+    SQL,
+)
+from agile_gym.contract import ANSWER_PHASE, REFLECT_PHASE
+
+ANSWER_TOOL, SEARCH_TOOL, ADVICE_TOOL, REFLECT_TOOL = "answer", "search_products", "seek_advice", "reflect"
+TOOL_NAMES = (ANSWER_TOOL, SEARCH_TOOL, ADVICE_TOOL, REFLECT_TOOL)
+Observation = Literal["delta", "state"]
+
+_STRING = {"type": "string"}
+_DESCRIPTIONS = {
+    ANSWER_TOOL: ("Answer the open question. It is graded now and the next question follows.",
+                  {"answer": (_STRING, "The full answer to the customer or the question."),
+                   "short_answer": (_STRING, "Optional: the short form that is graded (an option letter, product ids,"
+                                             " yes/no); empty to grade the full answer.")},
+                  ["answer"]),
+    SEARCH_TOOL: ("Run a read-only SQL SELECT over the category's product table; returns the matching product ids.",
+                  {"sql": (_STRING, "One SELECT statement, e.g. SELECT product_id FROM kettles WHERE price < 50")},
+                  ["sql"]),
+    ADVICE_TOOL: ("Ask the expert for the answer. It counts as correct but costs part of the question's reward.",
+                  {}, []),
+    REFLECT_TOOL: ("After advice: store general knowledge learned from it in memory (empty: store nothing).",
+                   {"knowledge": (_STRING, "A general lesson for other questions, or empty.")},
+                   []),
+}
+_TAG = re.compile(r"\[(PredictAnswer|SearchProduct|SeekAdvice|Reflection|NoInformation|Answer|Short Answer|SQL)\]")
+
+
+def tool_schemas(names: tuple[str, ...] = TOOL_NAMES) -> list[dict[str, Any]]:
+    """OpenAI-style function tools (`{"type": "function", "function": {name, description, parameters}}`) for
+    `names`, the JSON schemas a chat template or an API request takes. KeyError for a name not in `TOOL_NAMES`."""
+    schemas = []
+    for name in names:
+        description, properties, required = _DESCRIPTIONS[name]
+        parameters = {"type": "object", "properties": {key: {**kind, "description": text}
+                                                       for key, (kind, text) in properties.items()},
+                      "required": list(required)}
+        schemas.append({"type": "function", "function": {"name": name, "description": description,
+                                                         "parameters": parameters}})
+    return schemas
+
+
+def _defused(value: Any) -> str:
+    return _TAG.sub(r"(\1)", value if isinstance(value, str) else json.dumps(value))
+
+
+def action_text(name: str, arguments: dict[str, Any] | str | None = None) -> str:
+    """The env's action text for a tool call. `arguments` may be a dict or its JSON text; a missing argument is
+    empty (the env then answers with its invalid-action feedback). An unknown `name` gives text with no action tag,
+    which the env scores as an invalid action. Never raises."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            arguments = {}
+    arguments = arguments if isinstance(arguments, dict) else {}
+    if name == ANSWER_TOOL:
+        short = _defused(arguments.get("short_answer") or "").strip()
+        text = f"{PREDICT_ANSWER}\n{ANSWER} {_defused(arguments.get('answer') or '').strip()}"
+        return f"{text}\n{SHORT_ANSWER} {short}" if short else text
+    if name == SEARCH_TOOL:
+        return f"{SEARCH_PRODUCT}\n{SQL} {_defused(arguments.get('sql') or '').strip()}"
+    if name == ADVICE_TOOL:
+        return SEEK_ADVICE
+    if name == REFLECT_TOOL:
+        knowledge = _defused(arguments.get("knowledge") or "").strip()
+        return f"{REFLECTION}: {knowledge}" if knowledge else NO_INFORMATION
+    return f"(unknown tool {_defused(name)!r})"
+
+
+def parse_tool_call(action: Any) -> tuple[str, dict[str, Any]]:
+    """`(name, arguments)` of a tool call given as a dict or its JSON text (`{"name": ..., "arguments": {...}}`,
+    arguments possibly JSON text themselves; OpenAI's `{"function": {...}}` form too). Anything else is `("", {})`,
+    which the env scores as an invalid action. Never raises."""
+    if isinstance(action, (str, bytes)):
+        try:
+            action = json.loads(action)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return "", {}
+    if not isinstance(action, dict):
+        return "", {}
+    action = action.get("function", action) if isinstance(action.get("function"), dict) else action
+    arguments = action.get("arguments") or {}
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            arguments = {}
+    name = action.get("name")
+    return (name if isinstance(name, str) else ""), (arguments if isinstance(arguments, dict) else {})
+
+
+ActionFormat = Literal["tags", "tools"]
+ACTION_FORMATS: tuple[str, ...] = ("tags", "tools")
+OBSERVATIONS: tuple[str, ...] = ("state", "delta")
+_PREVIOUS = "Result of your previous action: "
+
+
+def offered_tools(env: Any) -> tuple[str, ...]:
+    """The tools an agile env (its `unwrapped`) offers in any phase: answer always, search with the task's tool,
+    advice, reflect when the env asks for reflections."""
+    offered = {ANSWER_TOOL: True, SEARCH_TOOL: env.use_tools, ADVICE_TOOL: env.use_advice,
+               REFLECT_TOOL: env.use_reflection and (env.use_advice or env.reflect_every_question)}
+    return tuple(name for name, on in offered.items() if on)
+
+
+def tool_call_examples(names: tuple[str, ...]) -> list[str]:
+    """One well-formed call (JSON text) per tool in `names`, for an action space to sample."""
+    examples = ((ANSWER_TOOL, {"answer": "yes"}), (SEARCH_TOOL, {"sql": "SELECT product_id FROM products"}),
+                (ADVICE_TOOL, {}), (REFLECT_TOOL, {"knowledge": ""}))
+    return [json.dumps({"name": name, "arguments": example}) for name, example in examples if name in names]
+
+
+class ObservationView:
+    """Turns an agile env's observations into what a tool-calling or conversation-keeping agent sees.
+
+    `observation`: "state" (the whole prompt each step) or "delta" (feedback plus the prompt lines that changed
+    since the last one shown; the reflection request is short and shown whole). `tools`: word the instructions and
+    feedback for tool calls instead of bracket tags. `limit`: the most characters returned. Holds what was shown
+    last, so one view serves one env; `reset()` at each episode start. ValueError for another `observation`."""
+
+    def __init__(self, observation: str, tools: bool, limit: int) -> None:
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
+        self.observation, self.tools, self.limit = observation, tools, limit
+        self._shown = ""
+
+    def reset(self) -> None:
+        """Forget what was shown (a new episode shows its first prompt whole)."""
+        self._shown = ""
+
+    def present(self, env: Any, observation: str, feedback: str, env_feedback: str | None = None) -> str:
+        """What the agent sees for `observation`, which the env (`unwrapped`) just returned: `feedback` is the
+        step's feedback as the agent should read it (the env's `env_feedback`, possibly with a note before it)."""
+        prefix = f"{_PREVIOUS}{env_feedback}\n\n" if env_feedback else ""
+        had_prefix = bool(prefix) and observation.startswith(prefix)  # a reflection request holds its feedback
+        body = observation[len(prefix):] if had_prefix else observation
+        feedback = feedback if had_prefix else ""
+        if self.tools:
+            for phase in (ANSWER_PHASE, REFLECT_PHASE):
+                body = body.replace(env.expected_format(phase), _tool_line(env, phase))
+                feedback = feedback.replace(env.expected_format(phase), _tool_line(env, phase))
+            body = body.replace(
+                f"write '{REFLECTION}: <the knowledge>'; otherwise write '{NO_INFORMATION}'",
+                f"call {REFLECT_TOOL} with that knowledge; otherwise call {REFLECT_TOOL} with empty knowledge")
+        if self.observation == "state":
+            text = f"{_PREVIOUS}{feedback}\n\n{body}" if feedback else body
+        elif env._phase == REFLECT_PHASE:
+            text = body
+        else:
+            new_lines, old_lines = body.split("\n"), self._shown.split("\n")
+            same = 0
+            while same < min(len(new_lines), len(old_lines)) and new_lines[same] == old_lines[same]:
+                same += 1
+            self._shown = body
+            text = "\n\n".join(part for part in (feedback, "\n".join(new_lines[same:]).strip("\n")) if part)
+        return text[: self.limit]
+
+
+def _tool_line(env: Any, phase: str) -> str:
+    names = [name for name in offered_tools(env) if (name == REFLECT_TOOL) == (phase == REFLECT_PHASE)]
+    cost = f" ({ADVICE_TOOL} costs {env.advice_cost:g} of the question's reward)" if ADVICE_TOOL in names else ""
+    return f"a call of one of the tools {', '.join(names)}{cost}"
