@@ -7,8 +7,9 @@
 GEM passes `seed=` to the constructor (`make_vec` gives env i the seed `seed + i`) and calls `reset(seed)`
 positionally; `AgileGemEnv` takes both. The seed given at construction seeds the first reset; later resets
 without a seed continue from there, as in Gymnasium. `action_format="tools"` (default) takes a tool call (JSON, or
-inside `<tool_call>...</tool_call>`) and words observations for tools, showing only what is new
-(`observation="delta"`); `"tags"` takes the env's bracket-tag text. Rewards, termination and `info` are the env's.
+inside `<tool_call>...</tool_call>`) and words observations for tools; `"tags"` takes the env's bracket-tag text.
+`observation="delta"` (default) shows only what is new, `"state"` the whole prompt (the env's options of the same
+names). Rewards, termination and `info` are the env's.
 The env is held privately: nothing public reaches `expert()`, `similar_questions()` or a gold field.
 """
 
@@ -19,7 +20,6 @@ from typing import Any
 import gymnasium
 
 from agile_gym.integrations.skyrl_gym import tool_call_text
-from agile_gym.integrations.tool_session import ToolCalls
 
 
 def _make_class() -> type:
@@ -35,8 +35,7 @@ def _make_class() -> type:
 
             if action_format not in ("tools", "tags"):
                 raise ValueError(f"action_format must be 'tools' or 'tags', got {action_format!r}")
-            env = gymnasium.make(agile_id, **env_kwargs)
-            self._env = ToolCalls(env, observation) if action_format == "tools" else env
+            self._env = gymnasium.make(agile_id, action_format=action_format, observation=observation, **env_kwargs)
             self._tools, self._first_seed = action_format == "tools", seed
 
         def reset(self, seed: int | None = None) -> tuple[str, dict[str, Any]]:

@@ -8,8 +8,9 @@
 
 `env_config` holds the env's kwargs (plus `action_format` and `observation`); SkyRL's per-row `extras` may give a
 `seed` (the session's reset seed, 0 without one). `action_format="tools"` (default) takes a reply holding one tool
-call, as JSON or inside `<tool_call>...</tool_call>` (`ToolCalls`), and words observations for tools, showing
-only what is new (`observation="delta"`); `"tags"` takes the env's bracket-tag text and shows whole observations.
+call, as JSON or inside `<tool_call>...</tool_call>`, and words observations for tools; `"tags"` takes the env's
+bracket-tag text. `observation="delta"` (default) shows only what is new, `"state"` the whole prompt (the env's
+options of the same names).
 Rewards are the env's per step; `get_metrics()` gives the session's running metrics. The env is held privately:
 nothing public reaches `expert()`, `similar_questions()` or a gold field.
 """
@@ -22,7 +23,6 @@ from typing import Any
 import gymnasium
 
 from agile_gym.contract import METRICS
-from agile_gym.integrations.tool_session import ToolCalls
 
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
 
@@ -54,8 +54,7 @@ def _make_class() -> type:
             self.max_turns = int(options.pop("max_turns", 10_000))
             if self._action_format not in ("tools", "tags"):
                 raise ValueError(f"action_format must be 'tools' or 'tags', got {self._action_format!r}")
-            env = gymnasium.make(env_id, **options)
-            self._env = ToolCalls(env, observation) if self._action_format == "tools" else env
+            self._env = gymnasium.make(env_id, action_format=self._action_format, observation=observation, **options)
             self._seed = int((extras or {}).get("seed") or 0)
             self._metrics: dict[str, Any] = {}
 

@@ -26,7 +26,6 @@ import gymnasium
 
 from agile_gym.contract import METRICS
 from agile_gym.integrations.skyrl_gym import tool_call_text
-from agile_gym.integrations.tool_session import ToolCalls
 
 
 def _make_class() -> type:
@@ -42,8 +41,7 @@ def _make_class() -> type:
 
             if action_format not in ("tools", "tags"):
                 raise ValueError(f"action_format must be 'tools' or 'tags', got {action_format!r}")
-            env = gymnasium.make(agile_id, **env_kwargs)
-            self._env = ToolCalls(env, observation) if action_format == "tools" else env
+            self._env = gymnasium.make(agile_id, action_format=action_format, observation=observation, **env_kwargs)
             self._tools, self._rewards = action_format == "tools", []
 
         def reset(self, num_players: int = 1, seed: int | None = None) -> None:
