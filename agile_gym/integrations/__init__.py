@@ -1,12 +1,12 @@
-"""The agile/ environments inside other RL stacks: TRL, verifiers, OpenEnv, SkyRL-Gym, GEM and TextArena.
+"""The agile/ environments inside other RL stacks: TRL, verifiers, OpenEnv, verl, SkyRL-Gym, GEM and TextArena.
 
 Each adapter is its own module and imports its library only when imported itself, so `import agile_gym` (and
 `import agile_gym.integrations`) loads none of them:
 
-- `agile_gym.integrations.tool_session`: `ToolCalls`, a Gymnasium wrapper whose action is a function-tool call
-  (answer, search, seek advice, reflect) and whose observations suit a conversation (tool instructions instead of
-  bracket tags; only what is new since the last call), and `ToolSession`, that wrapper plus the session's
-  bookkeeping. Every adapter below runs on it; it needs only gymnasium.
+- `agile_gym.integrations.tool_session`: `ToolSession`, an env made with the options `action_format="tools"` (a
+  function-tool call as the action: answer, search, seek advice, reflect) and `observation="delta"` (only what is
+  new since the last call; `agile_gym.tool_calls`) plus the session's bookkeeping; every adapter below runs on it.
+  `ToolCalls` is the same as a wrapper of an env built with the default options. Needs only gymnasium.
 - `agile_gym.integrations.trl`: `environment_factory(...)` for `GRPOTrainer(environment_factory=...)` and
   `single_turn(...)`, a question dataset plus a reward function (needs only `datasets`).
 - `agile_gym.integrations.verifiers`: `load_environment(...)`, verifiers' entry point (`vf.load_environment(
@@ -16,6 +16,9 @@ Each adapter is its own module and imports its library only when imported itself
   installs from the network.
 - `agile_gym.integrations.openenv`: `serve(...)` / `python -m agile_gym.integrations.openenv` (an OpenEnv server,
   one session per client episode) and `OpenEnvTools`, its client side, ready for TRL's `environment_factory`.
+- `agile_gym.integrations.verl`: the actions as verl 0.9.1 tools (`BaseTool` subclasses, one session per
+  trajectory), `write_tool_config` (verl's tool YAML), `write_dataset` (its parquet rows) and `compute_score` (its
+  custom reward function). verl pins transformers<5.11: train in an environment of its own.
 - `agile_gym.integrations.skyrl_gym`, `.gem`, `.textarena`: `register()` (every agile/ id in that library's
   registry) and the env class its `make` builds (`AgileTextEnv`, `AgileGemEnv`, `AgileArenaEnv`).
 
