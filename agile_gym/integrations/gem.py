@@ -45,6 +45,10 @@ def _make_class() -> type:
         def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
             return self._env.step(tool_call_text(action) if self._tools else action)
 
+        def close(self) -> None:
+            """Release the env's resources (ProductQA's SQL worker); a later `reset` reopens what it needs."""
+            self._env.close()
+
         def sample_random_action(self) -> str:
             return self._env.action_space.sample()
 

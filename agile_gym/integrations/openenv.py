@@ -91,6 +91,11 @@ def _classes() -> dict[str, type]:
             text = self._session.call(action.tool, action.arguments)
             return self._observation(text, self._session.rewards[-1] if self._session.steps > before else 0.0)
 
+        def close(self) -> None:
+            """Release the session's env (ProductQA's SQL worker); OpenEnv calls this when the client's session
+            ends."""
+            self._session.close()
+
         @property
         def state(self) -> AgileState:
             return AgileState(episode_id=self._episode_id, step_count=self._session.steps,
@@ -127,7 +132,7 @@ def create_app(env_id: str = "agile/ProductQA-v2", *, max_sessions: int = 64, ob
     from openenv.core.env_server.http_server import create_fastapi_app
 
     classes = _classes()
-    ToolSession(env_id, observation=observation, **env_kwargs)  # fail here, not in the first session, on bad kwargs
+    ToolSession(env_id, observation=observation, **env_kwargs).close()  # bad kwargs fail here, not in a session
 
     def factory():
         return classes["AgileEnvironment"](env_id, observation, **env_kwargs)

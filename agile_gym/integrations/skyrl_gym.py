@@ -73,6 +73,10 @@ def _make_class() -> type:
                     "reward": float(reward), "done": done, "metadata": {"question_id": info["result"]["question_id"]},
                     "postprocessed_action": None}
 
+        def close(self) -> None:
+            """Release the env's resources (ProductQA's SQL worker); a later `init` reopens what it needs."""
+            self._env.close()
+
         def get_metrics(self) -> dict[str, Any]:
             return {key: value for key, value in self._metrics.items() if isinstance(value, (int, float))}
 

@@ -66,6 +66,12 @@ def _make_class() -> type:
                 self.state.game_info[0].update(reason="the session is over", step_rewards=list(self._rewards))
             return self.state.step()
 
+        def close(self) -> tuple[dict[int, float], dict[int, dict[str, Any]]]:
+            """TextArena's end of game: (rewards, game_info); also releases the env's resources (ProductQA's SQL
+            worker; a later `reset` reopens what it needs)."""
+            self._env.close()
+            return super().close()
+
     return AgileArenaEnv
 
 
