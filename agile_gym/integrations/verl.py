@@ -89,7 +89,9 @@ def write_tool_config(path: str | Path, env_id: str = "agile/ProductQA-v2", *, o
     import yaml
 
     options = _session_options(env_id, observation, env_kwargs)
-    tools = _new_session(options).tools
+    probe = _new_session(options)
+    tools = probe.tools
+    probe.close()
     entries = [{"class_name": f"{__name__}.{TOOL_CLASSES[name]}",
                 "config": {"type": "native", **copy.deepcopy(options)},  # a copy each: no YAML anchors
                 "tool_schema": schema} for name, schema in zip(tools, tool_schemas(tools))]
@@ -116,6 +118,7 @@ def session_rows(env_id: str = "agile/ProductQA-v2", sessions: int = 256, *, see
                            "need_tools_kwargs": True,
                            "tools_kwargs": {name: {"create_kwargs": {"seed": seed + index}} for name in session.tools}},
         })
+    session.close()
     return rows
 
 
