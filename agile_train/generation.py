@@ -62,7 +62,7 @@ def action_text(tokenizer, response: list[int], sampling: Sampling) -> str:
 
 def left_pad(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows left-padded with `pad_id` into `[rows, width]` ids and the matching attention mask."""
-    width = max(len(row) for row in rows)
+    width = max((len(row) for row in rows), default=0)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
@@ -139,9 +139,14 @@ def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], 
     one task share their instructions and table schema (about 70% of a first ProductQA or MedMCQA prompt), and
     GRPO-style groups share the whole prompt. When no two prompts share that many ids, the prefill is the plain
     batched one. Greedy tokens are those of the plain prefill up to fp32 rounding of the different matmul shapes
-    (tested equal to batched `generate`). ValueError for another `kv_cache`."""
+    (tested equal to batched `generate`). No prompts: `[]`, without calling the model. ValueError for another
+    `kv_cache`."""
     if kv_cache not in KV_CACHES:
         raise ValueError(f"kv_cache must be one of {KV_CACHES}, got {kv_cache!r}")
+    if not prompts:  # no rows: nothing to run (an empty batch has no width, and the model takes none)
+        if logprobs is not None:
+            logprobs[:] = []
+        return []
     eos = set(sampling.end_ids) or set(end_token_ids(model, tokenizer))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(eos), 0)
     step = step or DecodeStep(model)
