@@ -72,52 +72,76 @@ def tool_schemas(names: tuple[str, ...] = TOOL_NAMES) -> list[dict[str, Any]]:
     return schemas
 
 
+def _loads(text: str | bytes) -> Any:
+    """JSON text as Python values; None for text that is not JSON. Besides JSONDecodeError, json.loads raises
+    RecursionError for deep nesting ('[' * 100000) and ValueError for an integer of more than 4300 digits; bytes
+    are UTF-8, what is not becomes U+FFFD (as the env's Action Space says)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return None
+
+
+def _filled(value: Any) -> bool:
+    """`bool(value)`, False where that raises (a numpy array of several items, an object whose __bool__ fails)."""
+    try:
+        return bool(value)
+    except Exception:
+        return False
+
+
 def _defused(value: Any) -> str:
-    return _TAG.sub(r"(\1)", value if isinstance(value, str) else json.dumps(value))
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if not isinstance(value, str):
+        try:  # a policy's argument may be any value: nested deeper than json can write, a set, a huge int, ...
+            value = json.dumps(value, default=repr)
+        except Exception:
+            value = ""  # nothing that can be read as text: the argument is missing (the env's invalid action)
+    return _TAG.sub(r"(\1)", value)
 
 
-def action_text(name: str, arguments: dict[str, Any] | str | None = None) -> str:
+def _argument(arguments: dict[str, Any], key: str) -> str:
+    value = arguments.get(key)
+    return _defused(value).strip() if _filled(value) else ""
+
+
+def action_text(name: str, arguments: dict[str, Any] | str | bytes | None = None) -> str:
     """The env's action text for a tool call. `arguments` may be a dict or its JSON text; a missing argument is
     empty (the env then answers with its invalid-action feedback). An unknown `name` gives text with no action tag,
     which the env scores as an invalid action. Never raises."""
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
-            arguments = {}
+    if isinstance(arguments, (str, bytes)):
+        arguments = _loads(arguments)
     arguments = arguments if isinstance(arguments, dict) else {}
     if name == ANSWER_TOOL:
-        short = _defused(arguments.get("short_answer") or "").strip()
-        text = f"{PREDICT_ANSWER}\n{ANSWER} {_defused(arguments.get('answer') or '').strip()}"
+        short = _argument(arguments, "short_answer")
+        text = f"{PREDICT_ANSWER}\n{ANSWER} {_argument(arguments, 'answer')}"
         return f"{text}\n{SHORT_ANSWER} {short}" if short else text
     if name == SEARCH_TOOL:
-        return f"{SEARCH_PRODUCT}\n{SQL} {_defused(arguments.get('sql') or '').strip()}"
+        return f"{SEARCH_PRODUCT}\n{SQL} {_argument(arguments, 'sql')}"
     if name == ADVICE_TOOL:
         return SEEK_ADVICE
     if name == REFLECT_TOOL:
-        knowledge = _defused(arguments.get("knowledge") or "").strip()
+        knowledge = _argument(arguments, "knowledge")
         return f"{REFLECTION}: {knowledge}" if knowledge else NO_INFORMATION
     return f"(unknown tool {_defused(name)!r})"
 
 
 def parse_tool_call(action: Any) -> tuple[str, dict[str, Any]]:
     """`(name, arguments)` of a tool call given as a dict or its JSON text (`{"name": ..., "arguments": {...}}`,
-    arguments possibly JSON text themselves; OpenAI's `{"function": {...}}` form too). Anything else is `("", {})`,
-    which the env scores as an invalid action. Never raises."""
+    arguments possibly JSON text themselves; OpenAI's `{"function": {...}}` form too; bytes are UTF-8, what is not
+    becomes U+FFFD). Anything else (text that is not JSON, JSON nested too deep to read, any other type) is
+    `("", {})`, which the env scores as an invalid action. Never raises."""
     if isinstance(action, (str, bytes)):
-        try:
-            action = json.loads(action)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return "", {}
+        action = _loads(action)
     if not isinstance(action, dict):
         return "", {}
     action = action.get("function", action) if isinstance(action.get("function"), dict) else action
-    arguments = action.get("arguments") or {}
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
-            arguments = {}
+    arguments = action.get("arguments")
+    if isinstance(arguments, (str, bytes)):
+        arguments = _loads(arguments)
     name = action.get("name")
     return (name if isinstance(name, str) else ""), (arguments if isinstance(arguments, dict) else {})
 
