@@ -174,9 +174,9 @@ class AgileEnv(gym.Env[str, str]):
     - Reflect phase, which follows advice (or every valid answer with `reflect_every_question=True`) when
       `reflection=True`: `[Reflection]: <general knowledge>` stores the knowledge in the scope's memory (with
       `memory=True`); `[NoInformation]` stores nothing.
-    Anything else (no tag, an empty argument, a tag not available now) is an invalid action: a wrong answer
-    in the answer phase, nothing stored in the reflect phase. `info["available_actions"]` lists the tags
-    accepted now and `info["expected_format"]` spells them out.
+    Anything else (no tag, an empty argument, a tag not available now, text over `MAX_ACTION_LENGTH` characters,
+    which is not read) is an invalid action: a wrong answer in the answer phase, nothing stored in the reflect
+    phase. `info["available_actions"]` lists the tags accepted now and `info["expected_format"]` spells them out.
 
     With `action_format="tools"` an action is instead a function-tool call, a dict or its JSON text:
     `{"name": "answer", "arguments": {"answer": "...", "short_answer": "..."}}`, `search_products(sql)`,
@@ -268,7 +268,8 @@ class AgileEnv(gym.Env[str, str]):
       paper (best entries kept, history first), where v1 showed every retrieved entry; `retriever="dense"`
       (the paper's all-MiniLM-L6-v2) and `"hybrid"` added; `similar_questions()` measures similarity with
       embeddings when the retriever has them. Options `action_format` ("tags" or "tools") and `observation`
-      ("state" or "delta") added; their defaults show and take what v1 did.
+      ("state" or "delta") added; their defaults show and take what v1 did. An action over `MAX_ACTION_LENGTH`
+      characters (outside the action space) is an invalid action, where v1 graded and stored it whole.
     - v1 (`agile/ProductQA-v1`, `agile/MedMCQA-v1`): the expert hook's reflection is the data's general lesson
       or `[NoInformation]`, never "For questions like '...', the answer is: ..." (that entry, stored as
       category knowledge, gave one product's answer to other products' questions); `ExpertView.answer_visible`
@@ -462,15 +463,22 @@ class AgileEnv(gym.Env[str, str]):
         if self._done:
             raise RuntimeError("the session is over: call reset() before step()")
         tool = None
-        if self.action_format == "tools":
-            tool, arguments = parse_tool_call(action)
-            action = action_text(tool, arguments)
         if isinstance(action, bytes):
             action = action.decode("utf-8", errors="replace")
+        # A tool call's text is not parsed when it is over the limit; one given as a dict is checked as the action
+        # text it becomes (its arguments can be any size), so both formats store and echo at most the limit.
+        if self.action_format == "tools" and not (isinstance(action, str) and len(action) > MAX_ACTION_LENGTH):
+            tool, arguments = parse_tool_call(action)
+            action = action_text(tool, arguments)
         if not isinstance(action, str):
             raise TypeError(f"actions are text: expected str, got {type(action).__name__}")
-        action = encodable_text(action)  # what it stores comes back in observations, memory and files as UTF-8
-        parsed = parse_action(action)
+        if len(action) > MAX_ACTION_LENGTH:  # outside the action space: read none of it, store none of it
+            parsed: Action = InvalidAction(
+                f"the action is {len(action):,} characters long; the limit is {MAX_ACTION_LENGTH:,}")
+            action = encodable_text(action[:2000])
+        else:
+            action = encodable_text(action)  # what it stores comes back in observations, memory and files as UTF-8
+            parsed = parse_action(action)
         item = self._items[self._position]
         self._log(f"Agent: {action[:2000]}")
         scored = self._phase == ANSWER_PHASE
