@@ -92,6 +92,7 @@ from agile_gym.tool_calls import (
     parse_tool_call,
     tool_call_examples,
     tool_schemas,
+    unknown_tool_note,
 )
 
 MAX_OBSERVATION_LENGTH = 1 << 20
@@ -515,7 +516,7 @@ class AgileEnv(gym.Env[str, str]):
         terminated = self._done and len(self._items) == len(self._all_items)
         truncated = self._done and not terminated
         info: StepInfo = {**self._info(), RESULT: result, SEGMENT_END: self._phase == ANSWER_PHASE}
-        shown = outcome.feedback if tool is None or tool in TOOL_NAMES else f"Unknown tool {tool!r}. {outcome.feedback}"
+        shown = outcome.feedback if tool is None or tool in TOOL_NAMES else unknown_tool_note(tool) + outcome.feedback
         return self._present(observation, shown, outcome.feedback), reward, terminated, truncated, info
 
     def _present(self, observation: str, shown: str, feedback: str) -> str:

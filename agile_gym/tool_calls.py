@@ -72,6 +72,9 @@ def tool_schemas(names: tuple[str, ...] = TOOL_NAMES) -> list[dict[str, Any]]:
     return schemas
 
 
+_NAME_SHOWN = 80  # characters of an unknown tool's name echoed back to the agent
+
+
 def _loads(text: str | bytes) -> Any:
     """JSON text as Python values; None for text that is not JSON. Besides JSONDecodeError, json.loads raises
     RecursionError for deep nesting ('[' * 100000) and ValueError for an integer of more than 4300 digits; bytes
@@ -108,6 +111,13 @@ def _argument(arguments: dict[str, Any], key: str) -> str:
     return _defused(value).strip() if _filled(value) else ""
 
 
+def unknown_tool_note(name: str) -> str:
+    """The note an observation shows before the feedback of a call of `name`, a tool not in `TOOL_NAMES`: the
+    name quoted, its first 80 characters at most (a long name must not push the prompt out of the observation)."""
+    more = "..." if len(name) > _NAME_SHOWN else ""
+    return f"Unknown tool {name[:_NAME_SHOWN]!r}{more}. "
+
+
 def action_text(name: str, arguments: dict[str, Any] | str | bytes | None = None) -> str:
     """The env's action text for a tool call. `arguments` may be a dict or its JSON text; a missing argument is
     empty (the env then answers with its invalid-action feedback). An unknown `name` gives text with no action tag,
@@ -126,7 +136,7 @@ def action_text(name: str, arguments: dict[str, Any] | str | bytes | None = None
     if name == REFLECT_TOOL:
         knowledge = _argument(arguments, "knowledge")
         return f"{REFLECTION}: {knowledge}" if knowledge else NO_INFORMATION
-    return f"(unknown tool {_defused(name)!r})"
+    return f"(unknown tool {_defused(name)[:_NAME_SHOWN]!r})"
 
 
 def parse_tool_call(action: Any) -> tuple[str, dict[str, Any]]:

@@ -35,6 +35,7 @@ from agile_gym.tool_calls import (  # noqa: F401  (re-exported: the adapters' an
     parse_tool_call,
     tool_call_examples,
     tool_schemas,
+    unknown_tool_note,
 )
 
 
@@ -74,10 +75,15 @@ class ToolCalls(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
         return self._view.present(self.env.unwrapped, observation, ""), info
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict]:
-        name, arguments = parse_tool_call(action)
-        observation, reward, terminated, truncated, info = self.env.step(action_text(name, arguments))
+        if isinstance(action, bytes):
+            action = action.decode("utf-8", errors="replace")
+        # Text over the env's limit is not parsed: the env reads none of it (its invalid action), as with the option.
+        too_long = isinstance(action, str) and len(action) > MAX_ACTION_LENGTH
+        name, arguments = ("", {}) if too_long else parse_tool_call(action)
+        observation, reward, terminated, truncated, info = self.env.step(
+            action if too_long else action_text(name, arguments))
         feedback = info[RESULT][FEEDBACK]
-        shown = feedback if name in TOOL_NAMES else f"Unknown tool {name!r}. {feedback}"
+        shown = feedback if too_long or name in TOOL_NAMES else unknown_tool_note(name) + feedback
         return self._view.present(self.env.unwrapped, observation, shown, feedback), reward, terminated, truncated, info
 
 
