@@ -341,4 +341,4 @@ def _hits_stop(tokenizer, response: list[int], stop_strings: list[str]) -> bool:
         return False
     # A stop string can only have been completed by the last few tokens.
     tail = tokenizer.decode(response[-16:], skip_special_tokens=True)
-    return any(stop in tail for stop in stop_strings)
+    return any(stop and stop in tail for stop in stop_strings)  # "" ends nothing, as in `action_text`

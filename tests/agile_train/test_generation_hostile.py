@@ -64,3 +64,11 @@ def test_no_prompts_is_no_rows(toy, kv_cache):
     assert sample_actions(model, tokenizer, [], Sampling(4, 1.0), torch.device("cpu"), logprobs=logprobs,
                           kv_cache=kv_cache) == []
     assert logprobs == []
+
+
+def test_an_empty_stop_string_ends_no_row(toy):
+    tokenizer, model = toy
+    prompts = [BASE[:40], BASE[:40] + [4]]
+    rows = [sample_actions(model, tokenizer, prompts, Sampling(5, 0.0, stop_strings=stops), torch.device("cpu"))
+            for stops in ([], [""])]
+    assert rows[0] == rows[1] and max(len(row) for row in rows[1]) > 1  # "" matched every text: one token a row
