@@ -15,11 +15,12 @@ Each adapter is its own module and imports its library only when imported itself
   verifiers 0.3 (`>=0.3.1,<0.4`): 0.4 keeps only `verifiers.v1`, whose rollouts run a harness program that uv
   installs from the network.
 - `agile_gym.integrations.openenv`: `serve(...)` / `python -m agile_gym.integrations.openenv` (an OpenEnv server,
-  one session per client episode) and `OpenEnvTools`, its client side, ready for TRL's `environment_factory`.
+  one session per client connection), `AgileEnvClient` (its client) and `environment_factory(base_url)`, a class
+  for TRL's `environment_factory`.
 - `agile_gym.integrations.verl`: the actions as verl 0.9.1 tools (`BaseTool` subclasses, one session per
   trajectory), `write_tool_config` (verl's tool YAML), `write_dataset` (its parquet rows) and `compute_score` (its
   custom reward function). verl pins transformers<5.11: train in an environment of its own.
-- `agile_gym.integrations.skyrl_gym`, `.gem`, `.textarena`: `register()` (every agile/ id in that library's
+- `agile_gym.integrations.skyrl_gym`, `.gem`, `.textarena`: `register()` (every current agile/ id in that library's
   registry) and the env class its `make` builds (`AgileTextEnv`, `AgileGemEnv`, `AgileArenaEnv`).
 
 No route to the gold: the adapters expose only the action tools and the reward. The expert hook

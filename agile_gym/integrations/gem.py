@@ -1,12 +1,14 @@
 """The agile/ environments in GEM (`gem-llm`): `gem.make`, `gem.make_vec`, its wrappers and agents.
 
     from agile_gym.integrations.gem import register
-    register()                                                   # every agile/ id, in GEM's registry
+    register()                                                   # every current agile/ id, in GEM's registry
     envs = gem.make_vec(["agile/MedMCQA-v2"] * 4, max_questions=4, wrappers=[EpisodeTrackingWrapper])
+    # EpisodeTrackingWrapper: from gem.wrappers.episode_tracking_wrapper
 
 GEM passes `seed=` to the constructor (`make_vec` gives env i the seed `seed + i`) and calls `reset(seed)`
 positionally; `AgileGemEnv` takes both. The seed given at construction seeds the first reset; later resets
-without a seed continue from there, as in Gymnasium. `action_format="tools"` (default) takes a tool call (JSON, or
+without a seed continue from there, as in Gymnasium. Env kwargs go to the env, with `shuffle=True` unless given
+(so each seed has its own question order). `action_format="tools"` (default) takes a tool call (JSON, or
 inside `<tool_call>...</tool_call>`) and words observations for tools; `"tags"` takes the env's bracket-tag text.
 `observation="delta"` (default) shows only what is new, `"state"` the whole prompt (the env's options of the same
 names). Rewards, termination and `info` are the env's.
@@ -35,6 +37,7 @@ def _make_class() -> type:
 
             if action_format not in ("tools", "tags"):
                 raise ValueError(f"action_format must be 'tools' or 'tags', got {action_format!r}")
+            env_kwargs = {"shuffle": True, **env_kwargs}  # each seed its own question order (make_vec: seed + i)
             self._env = gymnasium.make(agile_id, action_format=action_format, observation=observation, **env_kwargs)
             self._tools, self._first_seed = action_format == "tools", seed
 

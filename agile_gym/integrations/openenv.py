@@ -127,11 +127,13 @@ def __getattr__(name: str) -> type:
 
 def create_app(env_id: str = "agile/ProductQA-v2", *, max_sessions: int = 64, observation: str = "delta",
                **env_kwargs: Any):
-    """OpenEnv's FastAPI app serving `env_id` (env kwargs checked now: ValueError for a bad one); at most
-    `max_sessions` concurrent client sessions, each its own env."""
+    """OpenEnv's FastAPI app serving `env_id` (env kwargs checked now: ValueError for a bad one; `shuffle=True`
+    unless given, so each client's `reset(seed=...)` picks its own question order); at most `max_sessions`
+    concurrent client sessions, each its own env (a client past that is refused)."""
     from openenv.core.env_server.http_server import create_fastapi_app
 
     classes = _classes()
+    env_kwargs = {"shuffle": True, **env_kwargs}  # each client's reset(seed=...) its own question order
     ToolSession(env_id, observation=observation, **env_kwargs).close()  # bad kwargs fail here, not in a session
 
     def factory():

@@ -1,13 +1,14 @@
 """The agile/ environments in SkyRL-Gym (`skyrl-gym`): text in, chat messages out, one env per trajectory.
 
     from agile_gym.integrations.skyrl_gym import register
-    register()                                      # every agile/ id, in skyrl_gym's registry
+    register()                                      # every current agile/ id, in skyrl_gym's registry
     env = skyrl_gym.make("agile/MedMCQA-v2", env_config={"max_questions": 4}, extras={"seed": 3})
     messages, metadata = env.init([{"role": "user", "content": "Answer the questions."}])
     output = env.step(model_reply)                  # observations, reward, done, metadata
 
-`env_config` holds the env's kwargs (plus `action_format` and `observation`); SkyRL's per-row `extras` may give a
-`seed` (the session's reset seed, 0 without one). `action_format="tools"` (default) takes a reply holding one tool
+`env_config` holds the env's kwargs (plus `action_format` and `observation`; `shuffle=True` unless given, so each
+seed has its own question order); SkyRL's per-row `extras` may give a `seed` (the session's reset seed, 0 without
+one). `action_format="tools"` (default) takes a reply holding one tool
 call, as JSON or inside `<tool_call>...</tool_call>`, and words observations for tools; `"tags"` takes the env's
 bracket-tag text. `observation="delta"` (default) shows only what is new, `"state"` the whole prompt (the env's
 options of the same names).
@@ -48,7 +49,7 @@ def _make_class() -> type:
             super().__init__()
             import agile_gym  # noqa: F401  (registers the ids)
 
-            options = dict(env_config or {})
+            options = {"shuffle": True, **(env_config or {})}  # each seed its own question order
             self._action_format = options.pop("action_format", "tools")
             observation = options.pop("observation", "delta")
             self.max_turns = int(options.pop("max_turns", 10_000))

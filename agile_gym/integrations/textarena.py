@@ -1,7 +1,7 @@
 """The agile/ environments in TextArena (`textarena`): a one-player game per session, for its wrappers and agents.
 
     from agile_gym.integrations.textarena import register
-    register()                                      # every agile/ id, in TextArena's registry
+    register()                                      # every current agile/ id, in TextArena's registry
     env = ta.wrappers.LLMObservationWrapper(ta.make("agile/MedMCQA-v2", max_questions=4))
     env.reset(num_players=1, seed=0)
     done = False
@@ -13,9 +13,9 @@
 TextArena scores a game once, at `close()`: the reward is the session's total score (summed rewards / questions).
 Each step's own reward and the running metrics are in `step_info` (`reward`, `metrics`), and `game_info[0]`
 lists every step's reward (`step_rewards`). Only one player: `reset(num_players=2)` raises ValueError.
-`action_format` and `observation` as in `agile_gym.integrations.gem`. Seeds: the env's own generator, never
-Python's global one (TextArena's `State` would reseed it). The env is held privately: nothing public reaches
-`expert()`, `similar_questions()` or a gold field.
+`action_format`, `observation` and the `shuffle=True` default as in `agile_gym.integrations.gem`. Seeds: the env's
+own generator, never Python's global one (TextArena's `State` would reseed it). The env is held privately:
+nothing public reaches `expert()`, `similar_questions()` or a gold field.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def _make_class() -> type:
 
             if action_format not in ("tools", "tags"):
                 raise ValueError(f"action_format must be 'tools' or 'tags', got {action_format!r}")
+            env_kwargs = {"shuffle": True, **env_kwargs}  # each seed its own question order
             self._env = gymnasium.make(agile_id, action_format=action_format, observation=observation, **env_kwargs)
             self._tools, self._rewards = action_format == "tools", []
 

@@ -46,7 +46,12 @@ def test_gem_make_vec_with_episode_tracking_for_two_episodes():
     register()
     single = gem.make("agile/MedMCQA-v2", max_questions=1, seed=3)
     assert single.reset()[0] == gem.make("agile/MedMCQA-v2", max_questions=1, seed=3).reset()[0]
-    envs = gem.make_vec(["agile/MedMCQA-v2"] * 2, max_questions=1, wrappers=[EpisodeTrackingWrapper], seed=0)
+    # By default each seed has its own question order, so make_vec's copies (seeds seed + i) play other sessions.
+    firsts = {gem.make("agile/MedMCQA-v2", seed=seed).reset()[0] for seed in range(4)}
+    assert len(firsts) > 1
+    # The data's order (shuffle=False): the built-in first question's gold option is A.
+    envs = gem.make_vec(["agile/MedMCQA-v2"] * 2, max_questions=1, wrappers=[EpisodeTrackingWrapper], seed=0,
+                        shuffle=False)
     envs.reset()
     ends = 0
     for _ in range(2):  # two episodes of each env: advice + reflection in env 0, one answer in env 1
