@@ -193,10 +193,10 @@ class AgileEnv(gym.Env[str, str]):
     request to reflect. After the last question: the feedback and a summary of the session's metrics. Agents
     need not parse it: `info` holds the same facts.
 
-    With `observation="delta"` each step shows the feedback and only the prompt lines that differ from the prompt
-    shown before (instructions and table schema once per scope), for agents that keep the whole conversation; the
-    reflection request is shown whole. With `action_format="tools"` the instructions and invalid-action feedback
-    name the tools instead of the tags.
+    With `observation="delta"` each step shows the feedback and the new prompt from its first line that differs from
+    the prompt shown before (so instructions and table schema once per scope; the product block, memory and question
+    after the first change again), for agents that keep the whole conversation; the reflection request is whole.
+    With `action_format="tools"` the instructions and invalid-action feedback name the tools instead of the tags.
 
     ## Rewards
     The paper's reward, per question: 1 for a correct answer, 0 for a wrong or invalid one, `1 - advice_cost`
