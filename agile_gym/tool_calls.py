@@ -156,6 +156,24 @@ def parse_tool_call(action: Any) -> tuple[str, dict[str, Any]]:
     return (name if isinstance(name, str) else ""), (arguments if isinstance(arguments, dict) else {})
 
 
+# The invalid-action reasons the parser (`agile_gym.actions`) and the executor give, worded for tool calls: an agent
+# acting by tool calls must not be told to write bracket tags (tests/agile_gym/test_tool_call_hostile.py checks
+# that no tag reaches a tools observation, so a reworded reason shows up there).
+_TOOL_REASONS = (
+    (f"{PREDICT_ANSWER} needs '{ANSWER} <answer>' with a non-empty answer",
+     f"{ANSWER_TOOL} needs a non-empty 'answer' argument"),
+    (f"{SEARCH_PRODUCT} needs '{SQL} SELECT ...' with a non-empty query",
+     f"{SEARCH_TOOL} needs a non-empty 'sql' argument, one SELECT"),
+    (f"{REFLECTION} and {NO_INFORMATION} are only accepted after advice",
+     f"{REFLECT_TOOL} is only accepted after advice"),
+    (f"{SEEK_ADVICE} is switched off in this environment", f"{ADVICE_TOOL} is not offered in this environment"),
+    (f"{SEARCH_PRODUCT} is not available in this environment", f"{SEARCH_TOOL} is not offered in this environment"),
+    ("no action tag found", "not a call of an offered tool"),
+    ("(PredictAnswer is not a reflection", f"({ANSWER_TOOL} is not a reflection"),
+    ("(SearchProduct is not a reflection", f"({SEARCH_TOOL} is not a reflection"),
+    ("(SeekAdvice is not a reflection", f"({ADVICE_TOOL} is not a reflection"),
+)
+
 ActionFormat = Literal["tags", "tools"]
 ACTION_FORMATS: tuple[str, ...] = ("tags", "tools")
 OBSERVATIONS: tuple[str, ...] = ("state", "delta")
@@ -206,6 +224,9 @@ class ObservationView:
             for phase in (ANSWER_PHASE, REFLECT_PHASE):
                 body = body.replace(env.expected_format(phase), _tool_line(env, phase))
                 feedback = feedback.replace(env.expected_format(phase), _tool_line(env, phase))
+            if feedback.startswith(("Invalid action (", "Invalid reflection (", "Unknown tool ")):
+                for tags, tools in _TOOL_REASONS:
+                    feedback = feedback.replace(tags, tools)
             body = body.replace(
                 f"write '{REFLECTION}: <the knowledge>'; otherwise write '{NO_INFORMATION}'",
                 f"call {REFLECT_TOOL} with that knowledge; otherwise call {REFLECT_TOOL} with empty knowledge")

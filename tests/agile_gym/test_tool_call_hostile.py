@@ -5,6 +5,7 @@ exception, and the limits hold (observation length, action length, what memory s
 from __future__ import annotations
 
 import json
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -183,3 +184,27 @@ def test_the_wrapper_shows_what_the_option_shows(action):
     assert native.reset(seed=0)[0] == wrapped.reset(seed=0)[0]
     (a, ra, *_, info_a), (b, rb, *_, info_b) = native.step(action), wrapped.step(action)
     assert (a, ra, info_a["result"]) == (b, rb, info_b["result"])
+
+
+TAG = re.compile(r"\[(?:PredictAnswer|SearchProduct|SeekAdvice|Reflection|NoInformation|Answer|Short Answer|SQL)\]")
+MISUSES = [{"name": "answer"}, {"name": "search_products", "arguments": {"sql": " "}}, {"name": "reflect"},
+           {"name": "nope"}, {"name": "seek_advice"}, _answer("A"), {"name": "seek_advice"},
+           {"name": "search_products"}, {"name": "seek_advice"}, {"name": "seek_advice"}]
+
+
+@pytest.mark.parametrize("env_id", ENVS)
+@pytest.mark.parametrize("observation", ["state", "delta"])
+@pytest.mark.parametrize("advice", [True, False])
+def test_invalid_call_feedback_names_tools_not_tags(env_id, observation, advice):
+    env = gym.make(env_id, max_questions=9, action_format="tools", observation=observation, advice=advice)
+    shown, _ = env.reset(seed=0)
+    assert not TAG.search(shown)
+    invalid = 0
+    for call in MISUSES:  # missing arguments, reflect in the answer phase, answer and search where a reflection is due
+        shown, _, terminated, truncated, info = env.step(call)
+        invalid += info["result"]["invalid_action"]
+        assert not TAG.search(shown), (call, shown[:300])
+        assert "action tag" not in shown
+        if terminated or truncated:
+            break
+    assert invalid >= 5
