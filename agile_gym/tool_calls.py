@@ -9,9 +9,10 @@ options of every agile env (`AgileEnv`), and of the `ToolCalls` wrapper (`agile_
   become another action.
 - **Tool-worded observations.** The instruction line that asks for bracket tags names the tools instead, and so
   does the invalid-action feedback (`ObservationView`).
-- **Delta observations.** Only the step's feedback and the lines of the new prompt that differ from the prompt shown
-  before (instructions and table schema appear once per scope), for trainers that keep the whole conversation;
-  "state" shows the whole prompt each step.
+- **Delta observations.** The step's feedback and the new prompt from its first line that differs from the prompt
+  shown before: instructions and table schema appear once per scope; what follows the first change (the product
+  block, retrieved memory, the question) is shown again. For trainers that keep the whole conversation; "state"
+  shows the whole prompt each step.
 
 Needs nothing beyond the standard library and the env's own modules; it never reaches the expert hook or a gold
 field: it rewrites text the env shows anyway.
@@ -247,4 +248,6 @@ class ObservationView:
 def _tool_line(env: Any, phase: str) -> str:
     names = [name for name in offered_tools(env) if (name == REFLECT_TOOL) == (phase == REFLECT_PHASE)]
     cost = f" ({ADVICE_TOOL} costs {env.advice_cost:g} of the question's reward)" if ADVICE_TOOL in names else ""
+    if len(names) == 1:
+        return f"a call of the tool {names[0]}{cost}"
     return f"a call of one of the tools {', '.join(names)}{cost}"
