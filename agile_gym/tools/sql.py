@@ -18,6 +18,7 @@ from agile_gym.tools.sql_worker import SQL_CHARS, WorkerConfig
 
 _WORKER = Path(__file__).with_name("sql_worker.py")
 _START_TIMEOUT_S = 60.0
+ERROR_CHARS = 500  # an error shown to the agent is cut here (SQLite may quote the whole query)
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,8 @@ class SQLTool:
         if (self.peak_memory_mb or 0.0) > self.restart_above_mb:
             self._replace()  # a process keeps the memory it freed: a lean one takes the next query
         ok, columns, rows, truncated, error = reply
+        if error is not None and len(error) > ERROR_CHARS:  # SQLite quotes the query's tokens ("no such table: ...")
+            error = f"{error[:ERROR_CHARS]}... ({len(error):,} characters, cut)"
         return SQLResult(ok, columns, rows, truncated, error, seconds=time.monotonic() - start)
 
     def _replace(self) -> None:

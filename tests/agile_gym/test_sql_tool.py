@@ -220,6 +220,14 @@ def test_a_forked_copy_starts_its_own_worker_and_leaves_the_parents_alone(tool):
     assert parent_worker.poll() is None and tool.run("SELECT count(*) FROM kettles").rows == ((12,),)
 
 
+@pytest.mark.parametrize("sql", ["SELECT product_id FROM " + "k" * 90_000, "SELECT " + "x" * 90_000 + " FROM kettles",
+                                 "SELECT product_id FROM kettles WHERE " + "(" * 50_000])
+def test_an_error_that_quotes_a_long_query_is_cut(shared_tool, sql):
+    result = shared_tool.run(sql)
+    assert not result.ok and len(result.error) <= sql_module.ERROR_CHARS + 40
+    assert "characters, cut)" in result.error or len(result.error) <= sql_module.ERROR_CHARS
+
+
 def test_sql_that_is_not_text_or_too_long_is_refused_without_the_worker(tool):
     assert tool.run(None).error == "SQL must be text, got NoneType"
     assert "SQL too long" in tool.run("SELECT '" + "a" * 200_000 + "'").error
