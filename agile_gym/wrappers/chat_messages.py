@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gymnasium as gym
@@ -21,11 +22,14 @@ class ChatMessages(gym.Wrapper, gym.utils.RecordConstructorArgs):
       whole state (the agile envs' default).
     - `history=True`: the whole conversation of the episode: `(system?, user: <first observation>, assistant:
       <action>, user: <next observation>, ...)`; right with observations that say only what is new (e.g.
-      `agile_gym.integrations.tool_session.ToolCalls(observation="delta")`). It grows with the episode: at most
+      the env option `observation="delta"`). It grows with the episode: at most
       `max_messages` messages after the system one are kept (the oldest dropped, in user/assistant pairs).
 
-    The action stays what the inner env takes (a `str`); a message dict `{"role": "assistant", "content": ...}`
-    is also accepted and its content passed on. Rewards, termination and `info` are the inner env's.
+    The action stays what the inner env takes (a `str`, or a tool call with `action_format="tools"`); an assistant
+    message dict is also accepted: `{"role": "assistant", "content": ...}` passes its content on, and an
+    OpenAI-style message that calls tools (`"tool_calls": [{"function": {"name", "arguments"}}, ...]`, content
+    possibly None) passes its first call on (one env step per action; a second call in the same message is not
+    taken), recorded in the history as that call's JSON. Rewards, termination and `info` are the inner env's.
     Observation space: `Sequence(Dict(role=Text, content=FreeText), stack=False)`; it has no shared-memory
     layout, so an async vector env needs `shared_memory=False`.
     """
@@ -59,13 +63,17 @@ class ChatMessages(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return self._messages(), info
 
     def step(self, action: Any):
-        """Step the inner env with `action` (a `str`, or an assistant message's content)."""
-        if isinstance(action, dict):
-            action = action.get("content", "")
+        """Step the inner env with `action` (a `str`, a tool call, or an assistant message: class docstring)."""
+        if isinstance(action, dict) and "role" in action:
+            calls = action.get("tool_calls")
+            if isinstance(calls, list) and calls:
+                action = calls[0]
+            else:
+                action = action.get("content") or ""
         observation, reward, terminated, truncated, info = self.env.step(action)
         user = {"role": "user", "content": observation}
         if self.history:
-            text = action if isinstance(action, str) else str(action)
+            text = action if isinstance(action, str) else _as_text(action)
             self._conversation += [{"role": "assistant", "content": text}, user]
             excess = len(self._conversation) - self.max_messages
             if excess > 0:
@@ -73,3 +81,11 @@ class ChatMessages(gym.Wrapper, gym.utils.RecordConstructorArgs):
         else:
             self._conversation = [user]
         return self._messages(), reward, terminated, truncated, info
+
+
+def _as_text(action: Any) -> str:
+    """An action that is not text (a tool call as a dict) as the assistant's message text: its JSON, else repr."""
+    try:
+        return json.dumps(action, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return repr(action)

@@ -64,3 +64,22 @@ def test_bad_max_messages_is_refused():
     env, _ = _env("agile/MedMCQA-v2")
     with pytest.raises(ValueError, match="max_messages"):
         ChatMessages(env, max_messages=0)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_tool_calls_as_openai_messages_or_bare_calls(env_id):
+    env = gym.make(env_id, max_questions=4, action_format="tools", observation="delta")
+    chat = ChatMessages(env, history=True)
+    chat.reset(seed=0)
+    advice = {"role": "assistant", "content": None,
+              "tool_calls": [{"id": "c1", "type": "function",
+                              "function": {"name": "seek_advice", "arguments": "{}"}},
+                             {"id": "c2", "type": "function", "function": {"name": "answer", "arguments": "{}"}}]}
+    messages, reward, *_ = chat.step(advice)  # the first call is the step; content None is no action text
+    assert reward == pytest.approx(1 - env.unwrapped.advice_cost)
+    assert '"seek_advice"' in messages[-2]["content"] and messages[-2]["role"] == "assistant"
+    messages, reward, *_ = chat.step({"name": "reflect", "arguments": {"knowledge": ""}})  # a bare call, as a dict
+    assert reward == 0.0 and "Invalid" not in messages[-1]["content"]
+    _, reward, *_ = chat.step({"role": "assistant", "content": None})  # no call and no text: the invalid action
+    assert reward == 0.0
+    assert chat.observation_space.contains(messages)
