@@ -168,10 +168,8 @@ def sample_actions(model: torch.nn.Module, tokenizer, prompts: list[list[int]], 
         attention_mask = torch.cat([attention_mask.new_zeros((len(prompts), head)), attention_mask,
                                     attention_mask.new_zeros((len(prompts), length - width))], dim=1)
     try:
-        if groups and static and not _fill_prefixes(model, step, cache, prompts, groups, head, attention_mask,
-                                                    device):
-            groups = []  # this cache cannot take copied prefixes: plain batched prefill below
-        if static and not groups and head:
+        if head and not (static and _fill_prefixes(model, step, cache, prompts, groups, head, attention_mask, device)):
+            # No static cache for this model, or one that cannot take copied prefixes: the plain batched prefill.
             return sample_actions(model, tokenizer, prompts, sampling, device, generator, logprobs, kv_cache, step,
                                   share_prefix=0)
         outputs = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,

@@ -201,3 +201,14 @@ def test_shared_prefixes_fall_back_to_the_plain_prefill_for_a_sliding_window_cac
     monkeypatch.setattr(generation, "_fill_prefixes", refusing)
     assert sample_actions(policy.model, tokenizer, prompts, Sampling(8, 0.0), torch.device("cpu")) == expected
     assert filled, "the shared-prefix path was not tried"
+
+
+def test_shared_prefixes_fall_back_when_the_model_has_no_static_cache(toy_policy, monkeypatch):
+    from agile_train import generation
+
+    tokenizer, policy = toy_policy
+    prompts = _sharing_batch(tokenizer)
+    expected = sample_actions(policy.model, tokenizer, prompts, Sampling(8, 0.0), torch.device("cpu"),
+                              kv_cache="dynamic")
+    monkeypatch.setattr(generation, "static_cache", lambda model, length: None)  # as for a model that has none
+    assert sample_actions(policy.model, tokenizer, prompts, Sampling(8, 0.0), torch.device("cpu")) == expected
