@@ -34,10 +34,12 @@ class LoopbackServer:
         self.httpd.server_close()
 
 
-class ChatServer(LoopbackServer):
-    def __init__(self, fail_first: int = 0, fail_when: str | None = None, slow_when: str | None = None,
-                 slow_s: float = 0.0) -> None:
-        self.fail_first, self.fail_when, self.slow_when, self.slow_s = fail_first, fail_when, slow_when, slow_s
+class ChatCompletionServer(LoopbackServer):
+    """POST /v1/chat/completions on loopback: each request's JSON body goes to `reply(body, count)` (count: this
+    request's number, from 1), which returns (HTTP status, JSON payload); other paths answer 404. Requests are counted
+    under a lock; `completion(...)` builds an OpenAI chat.completion payload."""
+
+    def __init__(self) -> None:
         self.requests = 0
         self.lock = threading.Lock()
         server = self
@@ -48,24 +50,12 @@ class ChatServer(LoopbackServer):
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][-1]["content"]
                 with server.lock:
                     server.requests += 1
                     count = server.requests
                 if self.path != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": "no such route"}})
-                if count <= server.fail_first or (server.fail_when and server.fail_when in prompt):
-                    return self._send(500, {"error": {"message": "stand-in server error", "type": "server_error"}})
-                if server.slow_when and server.slow_when in prompt:
-                    time.sleep(server.slow_s)
-                answer = "[NoInformation]" if "Reflect on this question" in prompt else "[SeekAdvice]"
-                self._send(200, {
-                    "id": f"chatcmpl-{count}", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": answer}}],
-                    "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 2,
-                              "total_tokens": len(prompt.split()) + 2},
-                })
+                self._send(*server.reply(body, count))
 
             def _send(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
@@ -79,3 +69,31 @@ class ChatServer(LoopbackServer):
                     pass  # the client gave up (its timeout); nothing to answer
 
         self._serve(Handler)
+
+    def reply(self, body: dict, count: int) -> tuple[int, dict]:
+        raise NotImplementedError
+
+    @staticmethod
+    def completion(body: dict, count: int, message: dict, finish_reason: str = "stop",
+                   prompt_tokens: int = 10, completion_tokens: int = 2) -> dict:
+        return {"id": f"chatcmpl-{count}", "object": "chat.completion", "created": 0, "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": finish_reason, "message": message}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                          "total_tokens": prompt_tokens + completion_tokens}}
+
+
+class ChatServer(ChatCompletionServer):
+    def __init__(self, fail_first: int = 0, fail_when: str | None = None, slow_when: str | None = None,
+                 slow_s: float = 0.0) -> None:
+        self.fail_first, self.fail_when, self.slow_when, self.slow_s = fail_first, fail_when, slow_when, slow_s
+        super().__init__()
+
+    def reply(self, body: dict, count: int) -> tuple[int, dict]:
+        prompt = body["messages"][-1]["content"]
+        if count <= self.fail_first or (self.fail_when and self.fail_when in prompt):
+            return 500, {"error": {"message": "stand-in server error", "type": "server_error"}}
+        if self.slow_when and self.slow_when in prompt:
+            time.sleep(self.slow_s)
+        answer = "[NoInformation]" if "Reflect on this question" in prompt else "[SeekAdvice]"
+        return 200, self.completion(body, count, {"role": "assistant", "content": answer},
+                                    prompt_tokens=len(prompt.split()))

@@ -9,8 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import gymnasium
@@ -24,7 +22,7 @@ if not hasattr(vf, "MultiTurnEnv"):
 
 import agile_gym  # noqa: E402, F401
 from agile_gym.integrations.tool_session import action_text  # noqa: E402
-from tests.benchmarks.chat_server import LoopbackServer  # noqa: E402
+from tests.benchmarks.chat_server import ChatCompletionServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = "agile_gym.integrations.verifiers"
@@ -34,46 +32,29 @@ FORBIDDEN = {"step", "render", "close", "expert", "similar_questions", "unwrappe
              "set_wrapper_attr", "memory", "np_random", "reset"}
 
 
-class ScriptedModel(LoopbackServer):
+class ScriptedModel(ChatCompletionServer):
     """POST /v1/chat/completions: a tool-calling model with a fixed script per session. Turn 1 calls a tool that
     does not exist (`expert`: the first question is then answered wrongly), turn 2 seeks advice, turn 3 reflects,
-    turn 4 answers option A; a reply after that is plain text. Every request body is kept in `requests`."""
+    turn 4 answers option A; a reply after that is plain text. Every request body is kept in `bodies`."""
 
     SCRIPT = [("expert", {}), ("seek_advice", {}), ("reflect", {"knowledge": ""}),
               ("answer", {"answer": "A", "short_answer": "A"})]
 
     def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        server = self
+        self.bodies: list[dict] = []
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.requests.append(body)
-                    count = len(server.requests)
-                turn = sum(message["role"] == "assistant" for message in body["messages"])
-                message = {"role": "assistant", "content": "Done."}
-                if turn < len(server.SCRIPT):
-                    name, arguments = server.SCRIPT[turn]
-                    message = {"role": "assistant", "content": None, "tool_calls": [
-                        {"id": f"call_{count}", "type": "function",
-                         "function": {"name": name, "arguments": json.dumps(arguments)}}]}
-                data = json.dumps({"id": f"chatcmpl-{count}", "object": "chat.completion", "created": 0,
-                                   "model": body["model"], "choices": [{"index": 0, "message": message,
-                                   "finish_reason": "tool_calls" if "tool_calls" in message else "stop"}],
-                                   "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data.encode())
-
-        self._serve(Handler)
+    def reply(self, body: dict, count: int) -> tuple[int, dict]:
+        with self.lock:
+            self.bodies.append(body)
+        turn = sum(message["role"] == "assistant" for message in body["messages"])
+        if turn >= len(self.SCRIPT):
+            return 200, self.completion(body, count, {"role": "assistant", "content": "Done."})
+        name, arguments = self.SCRIPT[turn]
+        call = {"name": name, "arguments": json.dumps(arguments)}
+        message = {"role": "assistant", "content": None,
+                   "tool_calls": [{"id": f"call_{count}", "type": "function", "function": call}]}
+        return 200, self.completion(body, count, message, "tool_calls")
 
 
 def _replay(seed: int, calls: list[tuple[str, dict]]) -> dict:
@@ -124,10 +105,10 @@ def test_rollout_and_scoring_of_two_sessions_are_the_envs():
     # A group's rollouts start on one session (one first prompt, one reward); the two sessions differ (option A is
     # right at seed 0's third question, wrong at seed 1's): (0 + 0.6 + 1) / 3 and (0 + 0.6 + 0) / 3.
     assert [output["reward"] for output in outputs] == pytest.approx([1.6 / 3, 1.6 / 3, 0.2, 0.2])
-    first_prompts = {json.dumps(request["messages"]) for request in model.requests if len(request["messages"]) == 1}
-    assert len(first_prompts) == 2 and len(model.requests) == 4 * 4
+    first_prompts = {json.dumps(request["messages"]) for request in model.bodies if len(request["messages"]) == 1}
+    assert len(first_prompts) == 2 and len(model.bodies) == 4 * 4
     assert all([tool["function"]["name"] for tool in request["tools"]] == ["answer", "seek_advice", "reflect"]
-               for request in model.requests)
+               for request in model.bodies)
 
 
 @pytest.mark.parametrize("env_id, expected", [
@@ -161,7 +142,7 @@ def test_vf_eval_runs_the_module_through_its_env_server(tmp_path):
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert sorted((row["info"]["seed"], round(row["reward"], 6)) for row in rows) == [
         (0, round(1.6 / 3, 6)), (0, round(1.6 / 3, 6)), (1, 0.2), (1, 0.2)]
-    assert all(row["metrics"]["env_steps"] == 4 for row in rows) and len(model.requests) == 16
+    assert all(row["metrics"]["env_steps"] == 4 for row in rows) and len(model.bodies) == 16
 
 
 def test_importing_the_adapter_loads_no_verifiers():
