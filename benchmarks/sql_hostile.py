@@ -233,6 +233,17 @@ def _entries(*folders: Path) -> set[str]:
     return {str(entry) for folder in folders for entry in folder.iterdir()}
 
 
+def timed_run(tool, sql: str):
+    """`tool.run(sql)` with its wall seconds and the peak MiB this process allocated meanwhile (the worker's own peak
+    is `tool.peak_memory_mb`)."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    result = tool.run(sql)
+    seconds = time.perf_counter() - start
+    parent_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return result, seconds, parent_mb
+
 def run_hostile(statements: list[tuple[str, str]], tool: SQLTool, watch: list[Path]) -> list[dict]:
     """Run each statement through `tool`; one row per statement (kind, sql head, ok, error, seconds, peak
     memory in MiB, whether the database changed, files that appeared under `watch`, whether a count still works)."""
@@ -240,12 +251,7 @@ def run_hostile(statements: list[tuple[str, str]], tool: SQLTool, watch: list[Pa
     rows = []
     for kind, sql in statements:
         before, files_before = _digest(tool.path), _entries(*watch)
-        tracemalloc.start()
-        start = time.perf_counter()
-        result = tool.run(sql)
-        seconds = time.perf_counter() - start
-        parent_mb = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
+        result, seconds, parent_mb = timed_run(tool, sql)
         rows.append({
             "kind": kind, "sql": sql[:120], "sql_chars": len(sql), "ok": result.ok, "error": result.error,
             "seconds": seconds, "worker_peak_mb": tool.peak_memory_mb, "parent_peak_mb": parent_mb,

@@ -4,7 +4,6 @@ import os
 import pickle
 import threading
 import time
-import tracemalloc
 
 import pytest
 
@@ -13,7 +12,7 @@ from agile_gym.data.productqa import load_category
 from agile_gym.tools import sql as sql_module
 from agile_gym.tools.product_db import build_product_db
 from agile_gym.tools.sql import SQLTool
-from benchmarks.sql_hostile import text_of
+from benchmarks.sql_hostile import text_of, timed_run
 
 HOSTILE = [
     "DROP TABLE kettles",
@@ -141,12 +140,7 @@ WIDE_ROWS = {
 
 def timed(tool, sql):
     """(result, wall seconds, peak MiB: the worker's peak resident memory plus what this process allocated)."""
-    tracemalloc.start()
-    start = time.monotonic()
-    result = tool.run(sql)
-    elapsed = time.monotonic() - start
-    parent = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
+    result, elapsed, parent = timed_run(tool, sql)
     return result, elapsed, (tool.peak_memory_mb or 0.0) + parent
 
 
